@@ -1,0 +1,21 @@
+"""SMPL-family body models: pure LBS functions, safe model-file loading, ``BodyModel``,
+and detector keypoint maps.
+
+Example::
+
+    from humanrecon.body import BodyModel
+    model = BodyModel.load("open")          # shipped open body, no download
+    out = model(betas=torch.zeros(1, 10), body_pose=torch.zeros(1, 69))
+    out.vertices.shape                       # (1, V, 3), metres, Y up, facing +Z
+"""
+
+from humanrecon.body.io import ModelFileError, UnsafeModelFileError, load_model_arrays
+from humanrecon.body.keypoints import KeypointMap, keypoint_map
+from humanrecon.body.lbs import batch_rigid_transform, blend_shapes, lbs, skin_vertices, vertices2joints
+from humanrecon.body.model import BodyModel, BodyOutput, resolve_model_path
+
+__all__ = [
+    "BodyModel", "BodyOutput", "KeypointMap", "ModelFileError", "UnsafeModelFileError",
+    "batch_rigid_transform", "blend_shapes", "keypoint_map", "lbs", "load_model_arrays",
+    "resolve_model_path", "skin_vertices", "vertices2joints",
+]

@@ -1,0 +1,46 @@
+"""Pictures of meshes by ray casting (open3d) with hand-written shading, plus image I/O.
+
+The one place pictures and synthetic views come from. Public names are loaded lazily
+(PEP 562), so ``import humanrecon.render`` imports neither torch, open3d nor cv2:
+
+* :mod:`.raycast`: ``render_mesh``, ``render_depth``, ``render_normals``,
+  ``render_views``, ``render_turntable``, ``turntable_cameras``, ``RenderResult``
+* :mod:`.image_io`: ``save_image``, ``load_image``, ``image_grid``, ``to_uint8``,
+  ``to_float_image``
+* :mod:`.draw`: ``draw_points``, ``draw_skeleton``
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "RenderResult": "raycast",
+    "render_mesh": "raycast",
+    "render_depth": "raycast",
+    "render_normals": "raycast",
+    "render_views": "raycast",
+    "render_turntable": "raycast",
+    "turntable_cameras": "raycast",
+    "save_image": "image_io",
+    "load_image": "image_io",
+    "image_grid": "image_io",
+    "to_uint8": "image_io",
+    "to_float_image": "image_io",
+    "draw_points": "draw",
+    "draw_skeleton": "draw",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
