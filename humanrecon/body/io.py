@@ -176,6 +176,8 @@ def load_npz(path: str | Path) -> dict[str, Any]:
     Object arrays (which need pickle) are refused, except that 0-d/1-d string-like data
     is read as text."""
     path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a readable .npz (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}

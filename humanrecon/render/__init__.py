@@ -8,6 +8,7 @@ The one place pictures and synthetic views come from. Public names are loaded la
 * :mod:`.image_io`: ``save_image``, ``load_image``, ``image_grid``, ``to_uint8``,
   ``to_float_image``
 * :mod:`.draw`: ``draw_points``, ``draw_skeleton``
+* :mod:`.overview`: ``overview_image`` (a row of turntable views of one mesh)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _EXPORTS = {
     "image_grid": "image_io",
     "to_uint8": "image_io",
     "to_float_image": "image_io",
+    "overview_image": "overview",
     "draw_points": "draw",
     "draw_skeleton": "draw",
 }

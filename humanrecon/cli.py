@@ -1,0 +1,179 @@
+"""The ``humanrecon`` command line: one console script with a sub-command per subsystem.
+
+Heavy modules (torch, open3d, cv2) are imported inside the commands, so ``humanrecon
+--help`` stays fast. Commands only parse arguments and do file I/O; the work happens in
+the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class CommandError(Exception):
+    """An error to report to the user in one line (exit status 2), without a traceback."""
+
+
+def _parse_floats(text: str, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError as exc:
+        raise CommandError(f"{what} must be comma-separated numbers, got '{text}'") from exc
+    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
+        raise CommandError(f"{what} contains NaN or infinite values: '{text}'")
+    return values
+
+
+def _check_writable(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise CommandError(f"{path} exists; pass --overwrite to replace it")
+
+
+# --------------------------------------------------------------------------- body
+def cmd_body(args: argparse.Namespace) -> None:
+    """Pose and shape a body model; write the mesh and optionally a picture."""
+    import numpy as np
+    import torch
+
+    from humanrecon.body import BodyModel, ModelFileError
+    from humanrecon.body.poses import PoseFileError, load_pose
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".obj", ".ply"):
+        raise CommandError(f"--out must end in .obj or .ply, got '{out.name}'")
+    png = Path(args.png) if args.png else None
+    for path in (out, png):
+        if path is not None:
+            _check_writable(path, args.overwrite)
+    try:
+        model = BodyModel.load(args.model, gender=args.gender, num_betas=args.num_betas)
+    except (ModelFileError, FileNotFoundError) as exc:
+        raise CommandError(str(exc)) from exc
+    body_joints = {"smpl": 23, "smplh": 21, "smplx": 21}.get(model.model_type)
+    pose: dict = {}
+    if args.pose:
+        if body_joints is None:
+            raise CommandError(f"--pose applies to body models; {args.model} is a {model.model_type.upper()} model")
+        try:
+            pose = load_pose(args.pose, body_joints, model.joint_names)
+        except PoseFileError as exc:
+            raise CommandError(str(exc)) from exc
+    if args.betas:
+        pose["betas"] = np.asarray(_parse_floats(args.betas, "--betas"), dtype=np.float32)
+    if "betas" in pose:
+        betas = pose["betas"]
+        if betas.size > model.num_betas:
+            raise CommandError(f"{betas.size} betas given but the model uses {model.num_betas} "
+                               "(raise --num-betas, up to what the model file has)")
+        pose["betas"] = np.pad(betas, (0, model.num_betas - betas.size))
+    inputs = {k: torch.as_tensor(v)[None] for k, v in pose.items()}
+    with torch.no_grad():
+        vertices = model(**inputs).vertices[0].numpy()
+    from humanrecon.geometry.mesh_io import save_mesh
+
+    save_mesh(out, vertices, model.faces)
+    print(f"wrote {out} ({vertices.shape[0]} vertices, {len(model.faces)} faces)")
+    if png is not None:
+        from humanrecon.render import overview_image, save_image
+
+        save_image(png, overview_image(vertices, model.faces, views=("front", "left")))
+        print(f"wrote {png}")
+
+
+# --------------------------------------------------------------------------- info
+def cmd_info(args: argparse.Namespace) -> None:
+    """Print versions, devices and the body models humanrecon can find."""
+    import importlib.metadata as md
+    import platform
+
+    import torch
+
+    import humanrecon
+    from humanrecon.body.model import BUILTIN_MODELS, resolve_model_path
+
+    print(f"humanrecon {humanrecon.__version__}  (python {platform.python_version()}, {platform.machine()})")
+    for dist in ("torch", "numpy", "smplx", "trimesh", "open3d-cpu", "open3d", "scikit-image",
+                 "opencv-python-headless", "mediapipe"):
+        try:
+            print(f"  {dist:24s} {md.version(dist)}")
+        except md.PackageNotFoundError:
+            pass
+    cuda = torch.cuda.is_available()
+    device = f"cuda ({torch.cuda.get_device_name(0)})" if cuda else "cpu only (no CUDA device)"
+    print(f"device: {device}; torch threads: {torch.get_num_threads()}")
+    print("body models:")
+    for name in BUILTIN_MODELS:
+        try:
+            path, _ = resolve_model_path(name)
+            print(f"  {name:10s} {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        except Exception as exc:  # report, don't fail: info must always answer
+            print(f"  {name:10s} unavailable: {exc}")
+    for folder in args.model_dirs:
+        _list_model_folder(Path(folder))
+
+
+def _list_model_folder(folder: Path) -> None:
+    from humanrecon.body.io import ModelFileError, load_model_arrays
+    from humanrecon.body.model import detect_model_type
+
+    if not folder.is_dir():
+        print(f"  {folder}: not a folder")
+        return
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".pkl", ".npz"))
+    if not files:
+        print(f"  {folder}: no .pkl/.npz model files")
+    for path in files:
+        try:
+            kind = detect_model_type(load_model_arrays(path), str(path)).upper()
+        except ModelFileError as exc:
+            kind = f"not a body model ({exc})"
+        print(f"  {path}: {kind}")
+
+
+# --------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="humanrecon",
+        description="3D human and neural-field reconstruction: body models, fitting, implicit shapes, NeRF, splats.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    body = sub.add_parser("body", help="pose and shape a body model, write a mesh (and a PNG)",
+                          description="Pose and shape a body model and write the mesh (.obj/.ply) "
+                                      "and optionally a PNG picture (front and side views).")
+    body.add_argument("--model", default="open",
+                      help="'open' (shipped open body), 'open-hand', a .pkl/.npz model file or a model folder")
+    body.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"),
+                      help="which file to pick from a model folder")
+    body.add_argument("--betas", default="", help="shape coefficients, comma-separated (e.g. 0.5,-1)")
+    body.add_argument("--num-betas", type=int, default=10, help="shape components to use (default 10)")
+    body.add_argument("--pose", default="",
+                      help="built-in pose (t, a, walk) or a pose JSON file "
+                           "({'body_pose': [...] or {joint: [rx,ry,rz]}, 'global_orient', 'transl', 'betas'})")
+    body.add_argument("--out", required=True, help="output mesh, .obj or .ply")
+    body.add_argument("--png", default="", help="also write a PNG picture here")
+    body.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    body.set_defaults(func=cmd_body)
+
+    info = sub.add_parser("info", help="versions, device and the body models found")
+    info.add_argument("model_dirs", nargs="*", help="folders to scan for SMPL-family model files")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except CommandError as exc:
+        print(f"humanrecon {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
