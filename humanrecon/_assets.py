@@ -1,21 +1,21 @@
-"""Find files shipped in ``assets/`` whether humanrecon runs from a source checkout or
-from an installed wheel (where ``assets/`` is packaged as ``humanrecon.assets``)."""
+"""Find files shipped in ``assets/``, whether humanrecon runs from a source checkout
+(``<repo>/assets``) or from an installed wheel (``site-packages/humanrecon/assets``, where
+pyproject.toml maps the top-level ``assets/`` folder). Never relative to the working
+directory."""
 
 from __future__ import annotations
 
-import importlib.resources
-import importlib.util
 from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def assets_dir() -> Path:
-    """The directory holding the shipped assets (never relative to the working directory)."""
-    if importlib.util.find_spec("humanrecon.assets") is not None:
-        root = importlib.resources.files("humanrecon.assets")
-        path = Path(str(root))
-        if path.is_dir():
-            return path
-    return Path(__file__).resolve().parent.parent / "assets"
+    """The directory holding the shipped assets."""
+    installed = _PACKAGE_DIR / "assets"
+    if installed.is_dir():
+        return installed
+    return _PACKAGE_DIR.parent / "assets"
 
 
 def asset_path(relative: str) -> Path:

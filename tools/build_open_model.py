@@ -19,10 +19,10 @@ Recipe
    so that the training mean's pelvis (anny ``root`` head) is at the origin.
 5. PCA of the T-posed training shapes: ``v_template`` is the mean, ``shapedirs`` are the
    principal directions times sqrt(eigenvalue) (betas in standard deviations).
-6. Merge anny's 104 bones into SMPL's 24 joints (``BONE_TO_JOINT``) by summing skinning
-   weights; fit ``J_regressor`` (convex combinations of nearby vertices, NNLS with a small
-   ridge, per-joint neighbourhood radius chosen on validation shapes) to the merged bones'
-   heads.
+6. Merge anny's 104 bones into SMPL's 24 joints (``BONE_PREFIX_TO_JOINT``) by summing
+   skinning weights; fit ``J_regressor`` to the merged bones' heads (``JOINT_HEAD_BONES``)
+   on the T-posed training shapes: by default non-negative rows summing to 1 (NNLS over all
+   vertices), or with ``--regressor signed`` ridge least squares with signed weights.
 7. Re-index anny's COCO keypoint regressor to the mesh (the eye keypoints, which lean on
    the removed eyeballs, are refitted against anny's default topology).
 
@@ -363,65 +363,73 @@ def fit_pca(verts: np.ndarray, k: int) -> ShapeSpace:
     return ShapeSpace(mean, dirs, std, var[:k] / var.sum(), np.cumsum(var) / var.sum())
 
 
-def nnls_convex(A: np.ndarray, b: np.ndarray, ridge: float) -> np.ndarray:
-    """argmin ||A w - b||^2 + ridge ||w||^2 s.t. w >= 0, sum w = 1 (sum enforced by a penalty).
+SUM_WEIGHT = 30.0  # weight of the sum-to-one row appended to regression problems
 
-    A: (M,P), b: (M,). Returns w (P,), renormalised to sum to exactly 1.
+
+def design_matrix(verts: np.ndarray) -> np.ndarray:
+    """(N,P,3) points -> (3N+1, P) least-squares matrix: row (n, c) holds coordinate c of
+    every point of shape n; the last row (SUM_WEIGHT) softly enforces weights summing to 1."""
+    A = np.transpose(verts, (0, 2, 1)).reshape(-1, verts.shape[1])
+    return np.vstack([A, np.full((1, A.shape[1]), SUM_WEIGHT)])
+
+
+def design_target(points: np.ndarray) -> np.ndarray:
+    """(N,3) target points -> (3N+1,) right-hand side matching ``design_matrix``."""
+    return np.concatenate([points.reshape(-1), [SUM_WEIGHT]])
+
+
+def nnls_convex(verts: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Convex weights w (P,) (w >= 0, sum 1) minimising sum_n ||w . verts[n] - target[n]||^2.
+
+    verts: (N,P,3) candidate points per shape, target: (N,3), metres.
     """
     from scipy.optimize import nnls
 
-    scale = np.sqrt(np.mean(A**2)) * np.sqrt(len(b))
-    rows = [A, np.full((1, A.shape[1]), 10.0 * scale), np.sqrt(ridge) * scale * np.eye(A.shape[1])]
-    rhs = np.concatenate([b, [10.0 * scale], np.zeros(A.shape[1])])
-    w, _ = nnls(np.concatenate(rows), rhs, maxiter=50 * A.shape[1])
+    w, _ = nnls(design_matrix(verts), design_target(target), maxiter=50 * verts.shape[1])
     return w / w.sum()
 
 
-def fit_joint_regressor(verts: np.ndarray, joints: np.ndarray, weights: np.ndarray,
-                        radii=(0.04, 0.06, 0.09, 0.13), ridge: float = 1e-6, n_val: int = 200,
-                        max_support: int = 700):
-    """Fit a (J,V) convex-combination regressor, each joint on vertices near it.
+def fit_regressor_nnls(verts: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(J,V) non-negative regressor, rows summing to 1, by NNLS over all vertices.
 
-    verts (N,V,3) and joints (N,J,3): T-posed training shapes [m]. weights (V,J): merged LBS
-    weights; a joint's candidates are vertices skinned to it or its parent (or children)
-    within a radius of its mean position. The radius is picked per joint on the last
-    ``n_val`` shapes, then the joint is refitted on all. Returns (regressor (J,V), radius (J,)).
+    verts (N,V,3), joints (N,J,3): T-posed training shapes and anny's joints [m]. Restricting
+    the support to a joint's neighbourhood was tried and is worse: the bone heads sit off
+    the local surfaces' convex hull, and far vertices help (measured, see metadata).
     """
     from tqdm import tqdm
 
-    n_joints, V = joints.shape[1], verts.shape[1]
-    mean_v, mean_j = verts.mean(0), joints.mean(0)
-    children = [[c for c in range(n_joints) if SMPL_PARENTS[c] == j] for j in range(n_joints)]
-    reg, chosen = np.zeros((n_joints, V)), np.zeros(n_joints)
-    fit, val = slice(0, len(verts) - n_val), slice(len(verts) - n_val, None)
+    return np.stack([nnls_convex(verts, joints[:, j])
+                     for j in tqdm(range(joints.shape[1]), desc="J_regressor (NNLS)", unit="joint")])
 
-    def design(idx, sl):
-        """(3N, P) matrix: row (n, c) holds coordinate c of the candidate vertices of shape n."""
-        return np.transpose(verts[sl][:, idx], (0, 2, 1)).reshape(-1, len(idx))
 
-    for j in tqdm(range(n_joints), desc="joint regressor", unit="joint"):
-        related = [j] + ([SMPL_PARENTS[j]] if SMPL_PARENTS[j] >= 0 else []) + children[j]
-        skinned = weights[:, related].sum(1) > 1e-3
-        dist = np.linalg.norm(mean_v - mean_j[j], axis=1)
-        best = (np.inf, None)
-        for r in radii:
-            idx = np.flatnonzero(skinned & (dist < r))
-            if len(idx) < 8:
-                continue
-            idx = idx[np.argsort(dist[idx])[:max_support]]
-            A = design(idx, fit)
-            w = nnls_convex(A, joints[fit, j].reshape(-1), ridge)
-            err = np.linalg.norm(np.einsum("p,npc->nc", w, verts[val][:, idx]) - joints[val, j],
-                                 axis=-1).mean()
-            if err < best[0]:
-                best = (err, r)
-        r = best[1]
-        idx = np.flatnonzero(skinned & (dist < r))
-        idx = idx[np.argsort(dist[idx])[:max_support]]
-        A = design(idx, slice(None))
-        reg[j, idx] = nnls_convex(A, joints[:, j].reshape(-1), ridge)
-        chosen[j] = r
-    return reg, chosen
+def fit_regressor_signed(verts: np.ndarray, joints: np.ndarray, n_val: int,
+                         ridges=(1e-8, 1e-7, 1e-6, 1e-5)) -> tuple[np.ndarray, float]:
+    """(J,V) signed regressor (rows sum to 1) by ridge least squares, ridge picked on the last
+    ``n_val`` shapes. Solved in the dual (3N+1 unknowns) since V >> 3N.
+    Returns the regressor and the relative ridge used."""
+    def solve(A, K, B, ridge):
+        lam = ridge * np.trace(K) / len(K)
+        return (A.T @ np.linalg.solve(K + lam * np.eye(len(K)), B)).T
+
+    fit = slice(0, len(verts) - n_val)
+    A = design_matrix(verts[fit])
+    K = A @ A.T
+    B = np.stack([design_target(joints[fit, j]) for j in range(joints.shape[1])], 1)
+    errors = [regressor_errors(solve(A, K, B, r), verts[fit.stop:], joints[fit.stop:]).mean()
+              for r in ridges]
+    ridge = ridges[int(np.argmin(errors))]
+    A = design_matrix(verts)
+    K = A @ A.T
+    B = np.stack([design_target(joints[:, j]) for j in range(joints.shape[1])], 1)
+    R = solve(A, K, B, ridge)
+    return R / R.sum(1, keepdims=True), ridge
+
+
+def regressor_errors(R: np.ndarray, verts: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(N,J) distances [m] between R @ verts (R (J,V) applied in float32) and joints (N,J,3)."""
+    pred = np.einsum("jv,nvc->njc", R.astype(np.float32).astype(np.float64),
+                     verts.astype(np.float32).astype(np.float64))
+    return np.linalg.norm(pred - joints, axis=-1)
 
 
 def merged_weights(rig: AnnyRig) -> np.ndarray:
@@ -464,8 +472,7 @@ def coco_regressor(rig: AnnyRig, ref: AnnyRig, phenotypes: np.ndarray, verts: np
                                          ref_rest), offset)
         dist = np.linalg.norm(verts.mean(0) - target.mean(0), axis=1)
         near = np.flatnonzero(dist < 0.03)
-        A = np.transpose(verts[:, near], (0, 2, 1)).reshape(-1, len(near))
-        w = nnls_convex(A, target.reshape(-1), 1e-6)
+        w = nnls_convex(verts[:, near], target)
         reg[k] = 0.0
         reg[k, near] = w
         err = np.linalg.norm(np.einsum("p,npc->nc", w, verts[:, near]) - target, axis=-1)
@@ -527,8 +534,11 @@ def build(args) -> None:
     pca_err10 = space.truncated(10).heldout_error(verts[te])
 
     weights = merged_weights(rig)
-    J_reg, radii = fit_joint_regressor(verts[tr], joints[tr], weights)
-    j_err = np.linalg.norm(np.einsum("jv,nvc->njc", J_reg, verts[te]) - joints[te], axis=-1)
+    if args.regressor == "nnls":
+        J_reg, ridge = fit_regressor_nnls(verts[tr], joints[tr]), 0.0
+    else:
+        J_reg, ridge = fit_regressor_signed(verts[tr], joints[tr], n_val=n_test)
+    j_err = regressor_errors(J_reg, verts[te], joints[te])
 
     coco, coco_stats = coco_regressor(rig, ref, phen[tr][:300], verts[tr][:300], offset)
     faces = rig.model.faces.numpy().astype(np.int64)
@@ -559,7 +569,8 @@ def build(args) -> None:
             "mean": float(j_err.mean()), "max": float(j_err.max()),
             "per_joint_mean": dict(zip(JOINT_NAMES, map(float, j_err.mean(0)))),
             "per_joint_max": dict(zip(JOINT_NAMES, map(float, j_err.max(0)))),
-            "support_radius_m": dict(zip(JOINT_NAMES, map(float, radii)))},
+            "method": args.regressor, "ridge": ridge,
+            "min_weight": float(J_reg.min()), "max_row_l1": float(np.abs(J_reg).sum(1).max())},
         "coco_refit_error_m": coco_stats,
         "reproduction_vs_anny_m": repro,
         "heldout_samples": n_test,
@@ -644,6 +655,9 @@ def parse_args(argv=None):
     p.add_argument("--fixture-tpose", type=int, default=6)
     p.add_argument("--fixture-posed", type=int, default=4)
     p.add_argument("--fixture-vertices", type=int, default=1000)
+    p.add_argument("--regressor", choices=("nnls", "signed"), default="nnls",
+                   help="nnls: non-negative rows (SMPL-like, the contract); signed: ridge least "
+                        "squares, ~50x more accurate but with negative weights")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     return p.parse_args(argv)
 
