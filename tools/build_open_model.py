@@ -45,11 +45,29 @@ Outputs
     posed (N,) bool               False for the T-pose cases
     phenotypes (N,6) f4           anny phenotype values (gender, age, muscle, weight,
                                   height, proportions) that generated each case
-Comparing ``model(betas, global_orient, body_pose).vertices[:, vertex_ids]`` with
-``vertices`` measures the whole conversion (PCA, weights merge, regressor).
+    mean_error_m (N,) f4          per-case mean vertex error [m] of this script's numpy
+                                  LBS of the built model (all vertices, K betas)
+    max_mean_error_m (N,) f4      test limit per case: 1.5 * mean_error_m + 0.2 mm
+Cases: ``--fixture-tpose`` (6) fresh adult shapes in the T-pose, then ``--fixture-posed`` (4)
+in random poses (0.3 rad per body joint, 0.6 rad global; feet 10/11 and hands 22/23 left
+unrotated, since anny turns each toe/finger about its own knuckle). Comparing
+``model(betas, global_orient, body_pose).vertices[:, vertex_ids]`` (all K betas: with 10
+the T-pose error grows from ~0.2 to ~0.7 mm) with ``vertices`` measures the whole
+conversion (PCA, weights merge, joint regressor); the build prints the errors it measures.
 
-Usage: ``python tools/build_open_model.py`` (about 4 minutes on 2 CPU cores once anny's
-cache exists; anny's first load adds ~1-2 minutes).
+``--hand-out`` (default ``assets/models/open_hand_right.npz``), MANO's layout without
+``posedirs``, from ``Anny(rig='anny-hand.R', topology='hand.R')`` (1,609 vertices, open at
+the wrist; anny's 21 bones merged into MANO's 16 joints, metacarpals into the wrist):
+    v_template (V,3), shapedirs (V,3,10), J_regressor (16,V), weights (V,16) f4,
+    kintree_table (2,16) i8, f (F,3) i8, hands_components (45,45) = I, hands_mean (45,) = 0,
+    joint_names (16,) (wrist, index1-3, middle1-3, pinky1-3, ring1-3, thumb1-3),
+    fingertip_vertex_ids (5,) i8 (thumb, index, middle, ring, pinky), shape_std (10,),
+    explained_variance_ratio (10,), metadata 0-d str (JSON).
+    Frame: the right hand as it lies at the end of the T-posed body's right arm (SMPL axes:
+    fingers along -X, palm down, thumb towards +Z), anny's wrist head at the origin.
+
+Usage: ``python tools/build_open_model.py`` (about 1 minute on 2 CPU cores once anny's
+cache exists; anny's first load adds 1-2 minutes). Deterministic for a given ``--seed``.
 """
 
 from __future__ import annotations
@@ -188,12 +206,15 @@ def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
     return np.eye(3) + s * K + (1 - c) * (K @ K)
 
 
-def global_rotations(global_orient: np.ndarray, body_pose: np.ndarray) -> np.ndarray:
-    """SMPL axis-angles (B,3), (B,69) -> (B,24,3,3) world rotations of the 24 joints."""
-    local = axis_angle_to_matrix(np.concatenate([global_orient, body_pose], 1).reshape(-1, 24, 3))
+def global_rotations(global_orient: np.ndarray, body_pose: np.ndarray,
+                     parents=SMPL_PARENTS) -> np.ndarray:
+    """Axis-angles (B,3) root and (B,3(J-1)) others -> (B,J,3,3) world rotations of a
+    kinematic tree given by ``parents`` (J,) (parents precede children; root -1)."""
+    n = len(parents)
+    local = axis_angle_to_matrix(np.concatenate([global_orient, body_pose], 1).reshape(-1, n, 3))
     G = [local[:, 0]]
-    for j in range(1, 24):
-        G.append(G[SMPL_PARENTS[j]] @ local[:, j])
+    for j in range(1, n):
+        G.append(G[parents[j]] @ local[:, j])
     return np.stack(G, 1)
 
 
@@ -212,14 +233,19 @@ class AnnyRig:
     arm_chains: list[tuple[int, int, list[int], np.ndarray]]  # pivot, aim, subtree, target dir
 
 
-def load_anny(topology: str) -> AnnyRig:
-    """Load anny (float64, world-orient, dense LBS) with the given topology."""
+def load_anny_model(rig: str, topology: str):
+    """anny.Anny (float64, world-orient pose parameterisation, dense LBS)."""
     import anny
 
     if anny.__version__ != ANNY_VERSION:
         raise RuntimeError(f"built against anny {ANNY_VERSION}, found {anny.__version__}")
-    model = anny.Anny(topology=topology, pose_parameterization="world-orient",
-                      skinning_method="lbs")
+    return anny.Anny(rig=rig, topology=topology, pose_parameterization="world-orient",
+                     skinning_method="lbs")
+
+
+def load_anny(topology: str) -> AnnyRig:
+    """The full-body anny model (default rig, 104 bones) with the given topology."""
+    model = load_anny_model("anny", topology)
     labels, parents = list(model.bone_labels), [int(p) for p in model.bone_parents]
     index = {label: i for i, label in enumerate(labels)}
     chains = []
@@ -284,7 +310,8 @@ def run_anny(rig: AnnyRig, phenotypes: np.ndarray, world_rotations=None) -> dict
         tpose = model(pose_parameters=torch.as_tensor(D), phenotype_kwargs=phen)
         out = {"tpose_vertices": tpose["vertices"].numpy()}
         if world_rotations is None:
-            out.update(vertices=out["tpose_vertices"], heads=tpose["bone_poses"][..., :3, 3].numpy())
+            out.update(vertices=out["tpose_vertices"],
+                       heads=tpose["bone_poses"][..., :3, 3].numpy())
             return out
         C = ANNY_TO_SMPL
         G = C.T @ world_rotations[:, rig.bone_joint] @ C  # (B,n,3,3), anny frame
@@ -329,7 +356,7 @@ class ShapeSpace:
         basis = self.dirs.reshape(-1, self.dirs.shape[-1])
         return (verts - self.mean).reshape(len(verts), -1) @ basis / self.std**2
 
-    def truncated(self, k: int) -> "ShapeSpace":
+    def truncated(self, k: int) -> ShapeSpace:
         """The first k components."""
         return ShapeSpace(self.mean, self.dirs[..., :k], self.std[:k], self.evr[:k], self.evr_all)
 
@@ -342,8 +369,9 @@ class ShapeSpace:
         return self.mean + np.einsum("vck,nk->nvc", self.dirs, betas)
 
 
-def fit_pca(verts: np.ndarray, k: int) -> ShapeSpace:
-    """PCA of (N,V,3) shapes; sign: component 0 taller (Y extent), others max-|entry| > 0."""
+def fit_pca(verts: np.ndarray, k: int, size_axis: int = 1) -> ShapeSpace:
+    """PCA of (N,V,3) shapes. Sign: component 0 grows the extent along ``size_axis`` (Y:
+    taller body, X: longer hand); the others have their largest-magnitude entry positive."""
     mean = verts.mean(0)
     X = (verts - mean).reshape(len(verts), -1)
     _, s, vt = np.linalg.svd(X, full_matrices=False)
@@ -351,8 +379,8 @@ def fit_pca(verts: np.ndarray, k: int) -> ShapeSpace:
     comps = vt[:k].reshape(k, -1, 3)
     for i in range(k):
         if i == 0:
-            y = mean[:, 1] + 1e-3 * comps[0, :, 1]
-            flip = np.ptp(y) < np.ptp(mean[:, 1])
+            y = mean[:, size_axis] + 1e-3 * comps[0, :, size_axis]
+            flip = np.ptp(y) < np.ptp(mean[:, size_axis])
         else:
             flat = comps[i].ravel()
             flip = flat[np.argmax(np.abs(flat))] < 0
@@ -393,13 +421,14 @@ def fit_regressor_nnls(verts: np.ndarray, joints: np.ndarray) -> np.ndarray:
     """(J,V) non-negative regressor, rows summing to 1, by NNLS over all vertices.
 
     verts (N,V,3), joints (N,J,3): T-posed training shapes and anny's joints [m]. Restricting
-    the support to a joint's neighbourhood was tried and is worse: the bone heads sit off
-    the local surfaces' convex hull, and far vertices help (measured, see metadata).
+    each joint's support to vertices within 4-20 cm was tried and is worse (spine joints
+    15-48 mm mean held out instead of 2-14 mm): the spine heads lie outside the convex hull
+    of nearby surface points, so NNLS over all vertices is the best non-negative fit.
     """
     from tqdm import tqdm
 
-    return np.stack([nnls_convex(verts, joints[:, j])
-                     for j in tqdm(range(joints.shape[1]), desc="J_regressor (NNLS)", unit="joint")])
+    joint_ids = tqdm(range(joints.shape[1]), desc="J_regressor (NNLS)", unit="joint")
+    return np.stack([nnls_convex(verts, joints[:, j]) for j in joint_ids])
 
 
 def fit_regressor_signed(verts: np.ndarray, joints: np.ndarray, n_val: int,
@@ -432,16 +461,21 @@ def regressor_errors(R: np.ndarray, verts: np.ndarray, joints: np.ndarray) -> np
     return np.linalg.norm(pred - joints, axis=-1)
 
 
-def merged_weights(rig: AnnyRig) -> np.ndarray:
-    """(V,24) LBS weights: anny's per-bone weights summed over each SMPL joint's bones."""
+def bone_weights(model) -> np.ndarray:
+    """(V,n_bones) dense LBS weights of an anny model (anny stores up to 9 per vertex)."""
     import torch
 
-    m = rig.model
-    W = torch.zeros(m.template_vertices.shape[0], len(rig.labels), dtype=torch.float64)
-    W.scatter_add_(1, m.vertex_bone_indices.long(), m.vertex_bone_weights.double())
-    merge = np.zeros((len(rig.labels), len(JOINT_NAMES)))
-    merge[np.arange(len(rig.labels)), rig.bone_joint] = 1.0
-    out = W.numpy() @ merge
+    W = torch.zeros(model.template_vertices.shape[0], len(model.bone_labels), dtype=torch.float64)
+    W.scatter_add_(1, model.vertex_bone_indices.long(), model.vertex_bone_weights.double())
+    return W.numpy()
+
+
+def merged_weights(model, bone_joint: np.ndarray, n_joints: int) -> np.ndarray:
+    """(V,n_joints) LBS weights: anny's per-bone weights summed over each joint's bones.
+    bone_joint: (n_bones,) joint of each bone."""
+    merge = np.zeros((len(bone_joint), n_joints))
+    merge[np.arange(len(bone_joint)), bone_joint] = 1.0
+    out = bone_weights(model) @ merge
     return out / out.sum(1, keepdims=True)
 
 
@@ -483,19 +517,20 @@ def coco_regressor(rig: AnnyRig, ref: AnnyRig, phenotypes: np.ndarray, verts: np
 # ----------------------------------------------------------------------------- numpy LBS
 
 
-def numpy_lbs(model: dict, betas, global_orient, body_pose) -> tuple[np.ndarray, np.ndarray]:
-    """Plain SMPL LBS (no pose correctives) on an open_body dict.
+def numpy_lbs(model: dict, betas, global_orient, body_pose,
+              parents=SMPL_PARENTS) -> tuple[np.ndarray, np.ndarray]:
+    """Plain SMPL/MANO-style LBS (no pose correctives) on a model dict in SMPL's layout.
 
-    betas (B,K'), K' <= K; global_orient (B,3); body_pose (B,69) axis-angle [rad].
-    Returns vertices (B,V,3) and joints (B,24,3) in metres, SMPL frame, transl = 0.
+    betas (B,K'), K' <= K; global_orient (B,3); body_pose (B,3(J-1)) axis-angle [rad];
+    parents (J,) the kinematic tree. Returns vertices (B,V,3), joints (B,J,3) [m], transl 0.
     """
     sd = model["shapedirs"][..., : betas.shape[1]].astype(np.float64)
     v = model["v_template"].astype(np.float64) + np.einsum("vck,bk->bvc", sd, betas)
     J = np.einsum("jv,bvc->bjc", model["J_regressor"].astype(np.float64), v)
-    G = global_rotations(global_orient, body_pose)
+    G = global_rotations(global_orient, body_pose, parents)
     Jp = [J[:, 0]]
-    for j in range(1, 24):
-        p = SMPL_PARENTS[j]
+    for j in range(1, len(parents)):
+        p = parents[j]
         Jp.append(Jp[p] + np.einsum("bij,bj->bi", G[:, p], J[:, j] - J[:, p]))
     Jp = np.stack(Jp, 1)
     t = Jp - np.einsum("bjik,bjk->bji", G, J)
@@ -503,6 +538,158 @@ def numpy_lbs(model: dict, betas, global_orient, body_pose) -> tuple[np.ndarray,
     T = np.einsum("vj,bjik->bvik", W, G)
     verts = np.einsum("bvik,bvk->bvi", T, v) + np.einsum("vj,bji->bvi", W, t)
     return verts, Jp
+
+
+# ----------------------------------------------------------------------------- hand
+
+HAND_RIG, HAND_TOPOLOGY = "anny-hand.R", "hand.R"
+# MANO's finger order and the anny finger behind each (finger1 = thumb ... finger5 = pinky).
+MANO_FINGERS = (("index", "finger2"), ("middle", "finger3"), ("pinky", "finger5"),
+                ("ring", "finger4"), ("thumb", "finger1"))
+MANO_JOINT_NAMES = ("wrist",) + tuple(f"{name}{k}" for name, _ in MANO_FINGERS for k in (1, 2, 3))
+MANO_PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
+FINGERTIP_ORDER = ("thumb", "index", "middle", "ring", "pinky")
+
+
+def hand_bone_to_joint(bone_labels: list[str]) -> np.ndarray:
+    """(n_bones,) MANO joint of each anny hand bone: root, wrist and metacarpals -> wrist;
+    anny 'fingerN-k.R' -> MANO '<finger>k'."""
+    anny_to_mano = {anny_name: mano for mano, anny_name in MANO_FINGERS}
+    out = []
+    for label in bone_labels:
+        base, _ = split_side(label)
+        if base.startswith("finger"):
+            finger, k = base.split("-")
+            out.append(MANO_JOINT_NAMES.index(f"{anny_to_mano[finger]}{k}"))
+        elif base in ("root", "wrist") or base.startswith("metacarpal"):
+            out.append(0)
+        else:
+            raise KeyError(f"anny hand bone {label!r} has no MANO joint")
+    return np.asarray(out)
+
+
+def hand_joint_bones(bone_labels: list[str]) -> np.ndarray:
+    """(16,) index of the anny bone whose head is each MANO joint."""
+    anny_names = ["wrist"] + [f"{finger}-{k}" for _, finger in MANO_FINGERS for k in (1, 2, 3)]
+    return np.array([bone_labels.index(name + ".R") for name in anny_names])
+
+
+def hand_frames(body: AnnyRig, phenotypes: np.ndarray) -> np.ndarray:
+    """(B,3,3) rotations from anny's frame to the open hand's frame: the right hand as it lies
+    at the end of the body's T-posed right arm (fingers along -X, SMPL axes)."""
+    import torch
+
+    with torch.no_grad():
+        rest = body.model(pose_parameters=None, phenotype_kwargs=torch.as_tensor(phenotypes))
+    A = tpose_rotations(body, rest["rest_bone_poses"][:, :, :3, 3].numpy())
+    return ANNY_TO_SMPL @ A[:, body.labels.index("wrist.R")]
+
+
+def run_anny_hand(hand, phenotypes: np.ndarray, frames: np.ndarray, world_rotations=None):
+    """Anny's hand model in its rest pose, optionally with MANO joint rotations.
+
+    frames: (B,3,3) from ``hand_frames``; world_rotations: None or (B,16,3,3) world
+    rotations of MANO's joints in the hand frame, applied about anny's own bone heads.
+    Returns 'vertices' (B,V,3), 'rest_vertices' (B,V,3), 'joints' (B,16,3): hand frame,
+    metres, wrist head at the origin.
+    """
+    import torch
+
+    phen = torch.as_tensor(phenotypes, dtype=hand.model.dtype)
+    with torch.no_grad():
+        rest = hand.model(pose_parameters=None, phenotype_kwargs=phen)
+        D = rest["rest_bone_poses"].numpy().copy()
+        wrist = D[:, 0, :3, 3].copy()
+        if world_rotations is not None:
+            G = np.swapaxes(frames, 1, 2)[:, None] @ world_rotations[:, hand.bone_joint] \
+                @ frames[:, None]
+            D[:, :, :3, :3] = G @ D[:, :, :3, :3]
+        posed = hand.model(pose_parameters=torch.as_tensor(D), phenotype_kwargs=phen)
+
+    def to_hand(x):
+        return np.einsum("bij,bvj->bvi", frames, x - wrist[:, None])
+
+    heads = posed["bone_poses"][..., :3, 3].numpy()[:, hand.joint_bones]
+    return {"vertices": to_hand(posed["vertices"].numpy()),
+            "rest_vertices": to_hand(rest["rest_vertices"].numpy()), "joints": to_hand(heads)}
+
+
+def fingertip_vertices(verts: np.ndarray, joints: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(5,) fingertip vertex ids in FINGERTIP_ORDER: among the vertices skinned mostly to a
+    finger's last joint, the one furthest along that phalanx. verts (V,3), joints (16,3),
+    weights (V,16) of the mean hand."""
+    owner = weights.argmax(1)
+    ids = []
+    for name in FINGERTIP_ORDER:
+        j2, j3 = MANO_JOINT_NAMES.index(f"{name}2"), MANO_JOINT_NAMES.index(f"{name}3")
+        cand = np.flatnonzero(owner == j3)
+        ids.append(cand[np.argmax((verts[cand] - joints[j3]) @ (joints[j3] - joints[j2]))])
+    return np.asarray(ids, dtype=np.int64)
+
+
+def build_hand(body: AnnyRig, train: np.ndarray, test: np.ndarray, args) -> dict:
+    """Open right hand in MANO's layout from anny's hand model; returns the npz dict.
+
+    train/test: (N,6) phenotypes for the shape space / held-out statistics.
+    """
+    from types import SimpleNamespace
+
+    model = load_anny_model(HAND_RIG, HAND_TOPOLOGY)
+    labels = list(model.bone_labels)
+    hand = SimpleNamespace(model=model, bone_joint=hand_bone_to_joint(labels),
+                           joint_bones=hand_joint_bones(labels))
+    phen = np.concatenate([train, test])
+    out = run_anny_hand(hand, phen, hand_frames(body, phen))
+    verts, joints = out["rest_vertices"], out["joints"]
+    tr, te = slice(0, len(train)), slice(len(train), None)
+    space = fit_pca(verts[tr], args.hand_betas, size_axis=0)
+    J_reg = np.stack([nnls_convex(verts[tr], joints[tr, j]) for j in range(len(MANO_PARENTS))])
+    weights = merged_weights(model, hand.bone_joint, len(MANO_PARENTS))
+    mano = {
+        "v_template": space.mean.astype(np.float32),
+        "shapedirs": space.dirs.astype(np.float32),
+        "J_regressor": J_reg.astype(np.float32),
+        "weights": weights.astype(np.float32),
+        "kintree_table": np.stack([np.array(MANO_PARENTS, dtype=np.int64) % 2**32,
+                                   np.arange(len(MANO_PARENTS), dtype=np.int64)]),
+        "f": model.faces.numpy().astype(np.int64),
+        "hands_components": np.eye(45, dtype=np.float32),
+        "hands_mean": np.zeros(45, np.float32),
+        "joint_names": np.array(MANO_JOINT_NAMES),
+        "shape_std": space.std.astype(np.float32),
+        "explained_variance_ratio": space.evr.astype(np.float32),
+    }
+    mano["fingertip_vertex_ids"] = fingertip_vertices(space.mean, J_reg @ space.mean, weights)
+    # held-out statistics: shape space, regressor, posed reproduction of anny
+    rng = np.random.default_rng(args.seed + 4)
+    n = min(len(test), 8)
+    go, hp = rng.normal(0.0, 0.3, (n, 3)), rng.normal(0.0, 0.3, (n, 45))
+    posed = run_anny_hand(hand, test[:n], hand_frames(body, test[:n]),
+                          global_rotations(go, hp, MANO_PARENTS))
+    betas = space.project(verts[te][:n])
+    mine, _ = numpy_lbs(mano, betas, go, hp, MANO_PARENTS)
+    pose_err = np.linalg.norm(mine - posed["vertices"], axis=-1)
+    j_err = regressor_errors(J_reg, verts[te], joints[te])
+    pca_err = space.heldout_error(verts[te])
+    stats = {
+        "pca_cumulative_explained_variance": {str(k): float(space.evr_all[k - 1])
+                                              for k in (1, 5, args.hand_betas)},
+        "pca_heldout_error_m": {"mean": float(pca_err.mean()), "max": float(pca_err.max())},
+        "joint_regressor_heldout_error_m": {"mean": float(j_err.mean()), "max": float(j_err.max())},
+        "posed_vs_anny_m": {"mean": float(pose_err.mean()), "max": float(pose_err.max())},
+    }
+    mano["metadata"] = np.array(json.dumps({
+        "source": f"anny {ANNY_VERSION}", "copyright": "Anny, Copyright (C) 2025 NAVER Corporation",
+        "licence": "Apache-2.0 (anny); CC0 (MakeHuman/MPFB2 assets)",
+        "rig": HAND_RIG, "topology": HAND_TOPOLOGY, "samples": len(train), "seed": args.seed,
+        "frame": "metres; right hand as at the end of the T-posed body's right arm (SMPL axes, "
+                 "fingers along -X); anny's wrist bone head at the origin",
+        "pose": "anny's rest finger pose; hands_components = identity (no hand pose data), "
+                "hands_mean = 0; no pose correctives (posedirs omitted)",
+        "fingertips": "fingertip_vertex_ids in order " + ",".join(FINGERTIP_ORDER),
+        "stats": stats,
+    }))
+    return mano
 
 
 # ----------------------------------------------------------------------------- build
@@ -533,7 +720,7 @@ def build(args) -> None:
     pca_err = space.heldout_error(verts[te])
     pca_err10 = space.truncated(10).heldout_error(verts[te])
 
-    weights = merged_weights(rig)
+    weights = merged_weights(rig.model, rig.bone_joint, len(JOINT_NAMES))
     if args.regressor == "nnls":
         J_reg, ridge = fit_regressor_nnls(verts[tr], joints[tr]), 0.0
     else:
@@ -567,8 +754,8 @@ def build(args) -> None:
                                 f"k{args.num_betas}_max": float(pca_err.max())},
         "joint_regressor_heldout_error_m": {
             "mean": float(j_err.mean()), "max": float(j_err.max()),
-            "per_joint_mean": dict(zip(JOINT_NAMES, map(float, j_err.mean(0)))),
-            "per_joint_max": dict(zip(JOINT_NAMES, map(float, j_err.max(0)))),
+            "per_joint_mean": dict(zip(JOINT_NAMES, map(float, j_err.mean(0)), strict=True)),
+            "per_joint_max": dict(zip(JOINT_NAMES, map(float, j_err.max(0)), strict=True)),
             "method": args.regressor, "ridge": ridge,
             "min_weight": float(J_reg.min()), "max_row_l1": float(np.abs(J_reg).sum(1).max())},
         "coco_refit_error_m": coco_stats,
@@ -589,6 +776,10 @@ def build(args) -> None:
     np.savez_compressed(args.out, **model)
     os.makedirs(os.path.dirname(os.path.abspath(args.fixture_out)), exist_ok=True)
     np.savez_compressed(args.fixture_out, **fixture)
+    if args.hand_out:
+        hand = build_hand(rig, phen[tr], phen[te], args)
+        np.savez_compressed(args.hand_out, **hand)
+        print("hand:", json.loads(str(hand["metadata"]))["stats"])
     print(json.dumps(stats, indent=1))
     print(f"wrote {args.out} ({os.path.getsize(args.out) / 1e6:.2f} MB) and {args.fixture_out} "
           f"({os.path.getsize(args.fixture_out) / 1e3:.0f} kB) in {time.time() - t0:.0f} s")
@@ -626,7 +817,8 @@ def build_fixture(rig: AnnyRig, model: dict, space: ShapeSpace, offset: np.ndarr
         "tpose_mean": float(err[tp].mean()), "tpose_max": float(err[tp].max()),
         "posed_mean": float(err[ps].mean()), "posed_max": float(err[ps].max()),
         "posed_per_case_mean": [float(e) for e in err[ps].mean(1)],
-        "tpose_10betas_mean": float(err10[tp].mean()), "posed_10betas_mean": float(err10[ps].mean()),
+        "tpose_10betas_mean": float(err10[tp].mean()),
+        "posed_10betas_mean": float(err10[ps].mean()),
         "posed_with_feet_hands_mean": float(err_full.mean()),
         "posed_with_feet_hands_max": float(err_full.max()),
     }
@@ -637,6 +829,8 @@ def build_fixture(rig: AnnyRig, model: dict, space: ShapeSpace, offset: np.ndarr
         "global_orient": go.astype(np.float32), "body_pose": bp.astype(np.float32),
         "transl": np.zeros((n_t + n_p, 3), np.float32), "posed": np.arange(n_t + n_p) >= n_t,
         "phenotypes": phen.astype(np.float32),
+        "mean_error_m": err.mean(1).astype(np.float32),
+        "max_mean_error_m": (1.5 * err.mean(1) + 2e-4).astype(np.float32),
     }
     return fixture, stats
 
@@ -648,6 +842,10 @@ def parse_args(argv=None):
     p.add_argument("--out", default=os.path.join(root, "assets", "models", "open_body.npz"))
     p.add_argument("--fixture-out",
                    default=os.path.join(root, "tests", "data", "open_body_reference.npz"))
+    p.add_argument("--hand-out",
+                   default=os.path.join(root, "assets", "models", "open_hand_right.npz"),
+                   help="open right hand in MANO's layout ('' to skip)")
+    p.add_argument("--hand-betas", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, default=1200, help="training shapes for PCA/regressor")
     p.add_argument("--num-betas", type=int, default=16)
