@@ -125,12 +125,25 @@ def skin_vertices(
     Returns:
         ``(B, V, 3)`` skinned vertices.
     """
+    points = v_posed.permute(1, 2, 0)  # (V, 3, B)
+    return _skin_vertex_major(lbs_weights, rel_transforms, points).permute(2, 0, 1).contiguous()
+
+
+def _skin_vertex_major(lbs_weights: torch.Tensor, rel_transforms: torch.Tensor,
+                       points: torch.Tensor) -> torch.Tensor:
+    """Skinning in vertex-major layout: ``points (V, 3, B)`` -> ``(V, 3, B)``.
+
+    One GEMM blends the joint transforms of the whole batch, ``(V, J) @ (J, 12 B)``, into
+    per-vertex ``3 x 4`` matrices laid out ``(V, 3, 4, B)``; applying them is then three
+    fused multiply-adds over contiguous batch rows (much faster than ``V B`` tiny
+    matrix products)."""
     batch, num_j = rel_transforms.shape[:2]
     num_v = lbs_weights.shape[0]
-    # One GEMM for the whole batch: (V, J) @ (J, B*12) -> (V, B, 3, 4)
-    a = rel_transforms[:, :, :3, :].permute(1, 0, 2, 3).reshape(num_j, batch * 12)
-    t = (lbs_weights @ a).reshape(num_v, batch, 3, 4).permute(1, 0, 2, 3)  # (B, V, 3, 4)
-    return (t[..., :3] @ v_posed[..., None])[..., 0] + t[..., 3]
+    blend = rel_transforms[:, :, :3, :].permute(1, 2, 3, 0).reshape(num_j, 12 * batch)
+    per_vertex = (lbs_weights @ blend).view(num_v, 3, 4, batch)
+    out = torch.addcmul(per_vertex[:, :, 3], per_vertex[:, :, 0], points[:, None, 0])
+    out = out.addcmul(per_vertex[:, :, 1], points[:, None, 1])
+    return out.addcmul(per_vertex[:, :, 2], points[:, None, 2])
 
 
 def pose_features(rot_mats: torch.Tensor) -> torch.Tensor:
@@ -172,22 +185,43 @@ def lbs(
     Returns:
         vertices ``(B, V, 3)`` and posed skeleton joints ``(B, J, 3)`` in the model frame.
     """
+    verts, joints = lbs_vertex_major(betas, pose, v_template, shapedirs, posedirs, J_regressor,
+                                     parents, lbs_weights, pose2rot, joint_template, joint_shapedirs)
+    return verts.permute(2, 0, 1).contiguous(), joints
+
+
+def lbs_vertex_major(
+    betas: torch.Tensor,
+    pose: torch.Tensor,
+    v_template: torch.Tensor,
+    shapedirs: torch.Tensor,
+    posedirs: torch.Tensor | None,
+    J_regressor: torch.Tensor,
+    parents: torch.Tensor | Sequence[int],
+    lbs_weights: torch.Tensor,
+    pose2rot: bool = True,
+    joint_template: torch.Tensor | None = None,
+    joint_shapedirs: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`lbs` with vertices returned vertex-major, ``(V, 3, B)`` (``.permute(2, 0, 1)``
+    gives ``(B, V, 3)``): the layout in which the whole computation runs, so a caller that
+    adds something anyway (e.g. a translation) saves a copy."""
     batch = max(betas.shape[0], pose.shape[0])
     if betas.shape[0] != batch:
         betas = betas.expand(batch, -1)
-    v_shaped = v_template + blend_shapes(betas, shapedirs)
+    num_v = v_template.shape[0]
+    # template + shape blend shapes (+ pose correctives), accumulated GEMMs on (3V, B)
+    points = torch.addmm(v_template.reshape(-1, 1), shapedirs.reshape(num_v * 3, -1), betas.T)
     if joint_template is not None and joint_shapedirs is not None:
         joints = joint_template + blend_shapes(betas, joint_shapedirs)
     else:
-        joints = vertices2joints(J_regressor, v_shaped)
+        joints = torch.einsum("jv,vcb->bjc", J_regressor, points.view(num_v, 3, batch))
 
     if pose2rot:
         rot_mats = axis_angle_to_matrix(pose.reshape(batch, -1, 3))
     else:
         rot_mats = pose.reshape(batch, -1, 3, 3)
     if posedirs is not None:
-        v_posed = v_shaped + (pose_features(rot_mats) @ posedirs).reshape(batch, -1, 3)
-    else:
-        v_posed = v_shaped
+        points = torch.addmm(points, posedirs.T, pose_features(rot_mats).T)
     posed_joints, rel_transforms = batch_rigid_transform(rot_mats, joints, parents)
-    return skin_vertices(lbs_weights, rel_transforms, v_posed), posed_joints
+    return _skin_vertex_major(lbs_weights, rel_transforms, points.view(num_v, 3, batch)), posed_joints

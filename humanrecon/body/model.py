@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from humanrecon.body.lbs import lbs as linear_blend_skinning, vertices2joints
+from humanrecon.body.lbs import lbs_vertex_major, vertices2joints
 from humanrecon.body.io import ModelFileError, load_model_arrays
 
 #: skeleton joints per model type, and the pose blocks (name, joints) after the root
@@ -408,15 +408,15 @@ class BodyModel(nn.Module):
         shape = inputs["betas"]
         if self.num_expression_coeffs:
             shape = torch.cat([shape, inputs["expression"]], dim=-1)
-        vertices, joints = linear_blend_skinning(
+        vertices_vcb, joints = lbs_vertex_major(
             shape, full_pose, self.v_template, self.shapedirs, self.posedirs,
             self.J_regressor, self.parents, self.lbs_weights, pose2rot=pose2rot,
             joint_template=self.joint_template, joint_shapedirs=self.joint_shapedirs,
         )
-        joints = torch.cat([joints, self._extra_joints(vertices)], dim=1)
         offset = inputs["transl"][:, None, :]
-        return BodyOutput(vertices=vertices + offset, joints=joints + offset,
-                          full_pose=full_pose, betas=inputs["betas"])
+        vertices = _add_batch_major(vertices_vcb.permute(2, 0, 1), offset)  # (B, V, 3)
+        joints = torch.cat([joints + offset, self._extra_joints(vertices)], dim=1)
+        return BodyOutput(vertices=vertices, joints=joints, full_pose=full_pose, betas=inputs["betas"])
 
     def _input_sizes(self, pose2rot: bool) -> dict[str, int]:
         """Per-sample size of each accepted argument (for axis-angles: 3 per joint)."""
@@ -496,6 +496,16 @@ class BodyModel(nn.Module):
         return (f"type={self.model_type}, name={self.name}, vertices={self.v_template.shape[0]}, "
                 f"joints={self.num_joints}, num_betas={self.num_betas}, "
                 f"pose_correctives={'yes' if self.posedirs is not None else 'no'}")
+
+
+def _add_batch_major(vertices: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """``vertices + offset`` as a contiguous ``(B, V, 3)`` tensor (elementwise ops keep a
+    permuted input's memory layout; writing into a fresh tensor avoids a second copy when
+    no gradient is needed)."""
+    if torch.is_grad_enabled() and (vertices.requires_grad or offset.requires_grad):
+        return (vertices + offset).contiguous()
+    out = torch.empty(vertices.shape, dtype=vertices.dtype, device=vertices.device)
+    return torch.add(vertices, offset, out=out)
 
 
 def resolve_model_path(path_or_name: str | Path, gender: str = "neutral",
