@@ -87,6 +87,13 @@ def _as_float_array(arrays: Mapping[str, Any], key: str, source: str) -> np.ndar
     return array
 
 
+def _identity_hand_components(arrays: Mapping[str, Any], model_type: str) -> bool:
+    """True when a file's hand "PCA" is the identity (no pose data behind it)."""
+    keys = _HAND_KEYS.get(model_type, ())
+    comps = [np.asarray(arrays[k]) for k in keys if "components" in k and arrays.get(k) is not None]
+    return bool(comps) and all(c.shape == (45, 45) and np.allclose(c, np.eye(45)) for c in comps)
+
+
 def detect_model_type(arrays: Mapping[str, Any], source: str = "model") -> str:
     """Model type (``smpl``/``smplh``/``smplx``/``mano``) from the number of joints in
     ``kintree_table``."""
@@ -126,7 +133,7 @@ class BodyModel(nn.Module):
         model_type: str | None = None,
         num_betas: int = 10,
         num_expression_coeffs: int = 10,
-        use_pca: bool = True,
+        use_pca: bool | None = None,
         num_pca_comps: int = 6,
         flat_hand_mean: bool = False,
         is_rhand: bool | None = None,
@@ -148,6 +155,8 @@ class BodyModel(nn.Module):
         self.model_type = detected
         self.source = source
         self.name = name or Path(source).name
+        if use_pca is None:  # smplx's default, unless the file's "PCA" is no PCA at all
+            use_pca = detected in _HAND_KEYS and not _identity_hand_components(arrays, detected)
         self.use_pca = use_pca if detected in _HAND_KEYS else False
         self.flat_hand_mean = flat_hand_mean
         self.is_rhand = (is_rhand if is_rhand is not None else "LEFT" not in Path(source).name.upper()) \
@@ -347,7 +356,9 @@ class BodyModel(nn.Module):
             model_type: ``smpl``/``smplh``/``smplx``/``mano``; detected from the file
                 when omitted, checked when given.
             device, dtype: where and in which precision the buffers live.
-            **kwargs: ``num_expression_coeffs``, ``use_pca``, ``num_pca_comps``,
+            **kwargs: ``num_expression_coeffs``, ``use_pca`` (default: True, as in smplx,
+                except for files whose hand components are the identity, like the open
+                hand), ``num_pca_comps``,
                 ``flat_hand_mean``, ``is_rhand`` (smplx's meanings and defaults).
         """
         path, name = resolve_model_path(path_or_name, gender, model_type)
