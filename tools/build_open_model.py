@@ -394,6 +394,21 @@ def fit_pca(verts: np.ndarray, k: int, size_axis: int = 1) -> ShapeSpace:
 SUM_WEIGHT = 30.0  # weight of the sum-to-one row appended to regression problems
 
 
+
+def lbs_arrays(space, J_reg: np.ndarray, weights: np.ndarray, parents, faces: np.ndarray) -> dict:
+    """The arrays every SMPL-family file shares: template and shape space (``space`` from
+    :func:`fit_pca`), regressor, weights, kintree table (root parent 2**32 - 1 as in the
+    official files) and faces, in the official dtypes."""
+    return {
+        "v_template": space.mean.astype(np.float32),
+        "shapedirs": space.dirs.astype(np.float32),
+        "J_regressor": J_reg.astype(np.float32),
+        "weights": weights.astype(np.float32),
+        "kintree_table": np.stack([np.array(parents, dtype=np.int64) % 2**32,
+                                   np.arange(len(parents), dtype=np.int64)]),
+        "f": np.asarray(faces).astype(np.int64),
+    }
+
 def design_matrix(verts: np.ndarray) -> np.ndarray:
     """(N,P,3) points -> (3N+1, P) least-squares matrix: row (n, c) holds coordinate c of
     every point of shape n; the last row (SUM_WEIGHT) softly enforces weights summing to 1."""
@@ -646,13 +661,7 @@ def build_hand(body: AnnyRig, train: np.ndarray, test: np.ndarray, args) -> dict
     J_reg = np.stack([nnls_convex(verts[tr], joints[tr, j]) for j in range(len(MANO_PARENTS))])
     weights = merged_weights(model, hand.bone_joint, len(MANO_PARENTS))
     mano = {
-        "v_template": space.mean.astype(np.float32),
-        "shapedirs": space.dirs.astype(np.float32),
-        "J_regressor": J_reg.astype(np.float32),
-        "weights": weights.astype(np.float32),
-        "kintree_table": np.stack([np.array(MANO_PARENTS, dtype=np.int64) % 2**32,
-                                   np.arange(len(MANO_PARENTS), dtype=np.int64)]),
-        "f": model.faces.numpy().astype(np.int64),
+        **lbs_arrays(space, J_reg, weights, MANO_PARENTS, model.faces.numpy()),
         "hands_components": np.eye(45, dtype=np.float32),
         "hands_mean": np.zeros(45, np.float32),
         "joint_names": np.array(MANO_JOINT_NAMES),
@@ -731,13 +740,7 @@ def build(args) -> None:
     faces = rig.model.faces.numpy().astype(np.int64)
 
     model = {
-        "v_template": space.mean.astype(np.float32),
-        "shapedirs": space.dirs.astype(np.float32),
-        "J_regressor": J_reg.astype(np.float32),
-        "weights": weights.astype(np.float32),
-        "kintree_table": np.stack([np.array(SMPL_PARENTS, dtype=np.int64) % 2**32,
-                                   np.arange(24, dtype=np.int64)]),
-        "f": faces,
+        **lbs_arrays(space, J_reg, weights, SMPL_PARENTS, faces),
         "coco_regressor": coco.astype(np.float32),
         "coco_names": np.array(COCO_NAMES),
         "joint_names": np.array(JOINT_NAMES),

@@ -165,6 +165,7 @@ def lbs(
     pose2rot: bool = True,
     joint_template: torch.Tensor | None = None,
     joint_shapedirs: torch.Tensor | None = None,
+    vertex_major: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Shape, pose and skin a body model (SMPL's forward function).
 
@@ -182,30 +183,13 @@ def lbs(
         joint_template, joint_shapedirs: optional precomputed ``J_regressor @ v_template``
             ``(J, 3)`` and ``J_regressor @ shapedirs`` ``(J, 3, K)``; they make joint
             regression independent of ``V``.
+        vertex_major: return vertices as ``(V, 3, B)``, the layout the computation runs in
+            (``.permute(2, 0, 1)`` gives ``(B, V, 3)``); saves a copy for callers that add
+            something anyway.
     Returns:
-        vertices ``(B, V, 3)`` and posed skeleton joints ``(B, J, 3)`` in the model frame.
+        vertices ``(B, V, 3)`` (or ``(V, 3, B)``) and posed skeleton joints ``(B, J, 3)``,
+        in the model frame.
     """
-    verts, joints = lbs_vertex_major(betas, pose, v_template, shapedirs, posedirs, J_regressor,
-                                     parents, lbs_weights, pose2rot, joint_template, joint_shapedirs)
-    return verts.permute(2, 0, 1).contiguous(), joints
-
-
-def lbs_vertex_major(
-    betas: torch.Tensor,
-    pose: torch.Tensor,
-    v_template: torch.Tensor,
-    shapedirs: torch.Tensor,
-    posedirs: torch.Tensor | None,
-    J_regressor: torch.Tensor,
-    parents: torch.Tensor | Sequence[int],
-    lbs_weights: torch.Tensor,
-    pose2rot: bool = True,
-    joint_template: torch.Tensor | None = None,
-    joint_shapedirs: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`lbs` with vertices returned vertex-major, ``(V, 3, B)`` (``.permute(2, 0, 1)``
-    gives ``(B, V, 3)``): the layout in which the whole computation runs, so a caller that
-    adds something anyway (e.g. a translation) saves a copy."""
     batch = max(betas.shape[0], pose.shape[0])
     if betas.shape[0] != batch:
         betas = betas.expand(batch, -1)
@@ -224,4 +208,5 @@ def lbs_vertex_major(
     if posedirs is not None:
         points = torch.addmm(points, posedirs.T, pose_features(rot_mats).T)
     posed_joints, rel_transforms = batch_rigid_transform(rot_mats, joints, parents)
-    return _skin_vertex_major(lbs_weights, rel_transforms, points.view(num_v, 3, batch)), posed_joints
+    verts = _skin_vertex_major(lbs_weights, rel_transforms, points.view(num_v, 3, batch))
+    return (verts if vertex_major else verts.permute(2, 0, 1).contiguous()), posed_joints

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from humanrecon.body.lbs import lbs_vertex_major, vertices2joints
+from humanrecon.body.lbs import lbs, vertices2joints
 from humanrecon.body.io import ModelFileError, load_model_arrays
 
 #: skeleton joints per model type, and the pose blocks (name, joints) after the root
@@ -419,10 +419,11 @@ class BodyModel(nn.Module):
         shape = inputs["betas"]
         if self.num_expression_coeffs:
             shape = torch.cat([shape, inputs["expression"]], dim=-1)
-        vertices_vcb, joints = lbs_vertex_major(
+        vertices_vcb, joints = lbs(
             shape, full_pose, self.v_template, self.shapedirs, self.posedirs,
             self.J_regressor, self.parents, self.lbs_weights, pose2rot=pose2rot,
             joint_template=self.joint_template, joint_shapedirs=self.joint_shapedirs,
+            vertex_major=True,
         )
         offset = inputs["transl"][:, None, :]
         vertices = _add_batch_major(vertices_vcb.permute(2, 0, 1), offset)  # (B, V, 3)
