@@ -1,0 +1,146 @@
+"""Priors for fitting SMPL-type bodies: anatomical joint limits (default), SMPLify's
+Gaussian-mixture pose prior (from a user's ``gmm_08.pkl``), shape and bending priors.
+
+All pose priors act on ``body_pose (B, 69)``: axis-angle of SMPL joints 1..23 in their
+parents' frames (SMPL axes: Y up, the body faces +Z, its left is +X). Each returns a
+per-sample penalty ``(B,)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from humanrecon.body.keypoints import SMPL_JOINT_NAMES
+
+#: per-joint axis-angle limits (radians) for the body's LEFT side and the spine, as
+#: ((x_lo, x_hi), (y_lo, y_hi), (z_lo, z_hi)) in SMPL's joint frames. Signs follow SMPL's
+#: axes: hip/knee flexion is about X (hip -x, knee +x), spine forward bend +x, left
+#: shoulder raise +z and forward swing -y, left elbow flexion -y. Right-side limits are
+#: the mirror image (x kept, y and z negated).
+_LEFT_AND_CENTRE_LIMITS = {
+    "left_hip": ((-2.2, 0.6), (-0.7, 0.7), (-0.35, 1.0)),
+    "left_knee": ((-0.05, 2.6), (-0.15, 0.15), (-0.15, 0.15)),
+    "left_ankle": ((-0.8, 0.8), (-0.4, 0.4), (-0.4, 0.4)),
+    "left_foot": ((-0.5, 0.5), (-0.2, 0.2), (-0.2, 0.2)),
+    "left_collar": ((-0.3, 0.3), (-0.4, 0.4), (-0.3, 0.4)),
+    "left_shoulder": ((-1.5, 1.5), (-1.6, 0.8), (-1.7, 1.6)),
+    "left_elbow": ((-1.2, 1.2), (-2.6, 0.05), (-0.15, 0.15)),
+    "left_wrist": ((-1.0, 1.0), (-0.8, 0.8), (-1.0, 1.0)),
+    "left_hand": ((-0.3, 0.3), (-0.3, 0.3), (-0.3, 0.3)),
+    "spine1": ((-0.4, 0.9), (-0.5, 0.5), (-0.4, 0.4)),
+    "spine2": ((-0.3, 0.6), (-0.4, 0.4), (-0.3, 0.3)),
+    "spine3": ((-0.3, 0.6), (-0.4, 0.4), (-0.3, 0.3)),
+    "neck": ((-0.6, 0.8), (-0.8, 0.8), (-0.5, 0.5)),
+    "head": ((-0.5, 0.6), (-0.6, 0.6), (-0.4, 0.4)),
+}
+
+
+def joint_limits() -> torch.Tensor:
+    """``(23, 3, 2)`` lower/upper axis-angle limits of SMPL joints 1..23 (radians)."""
+    limits = np.zeros((23, 3, 2))
+    for j, name in enumerate(SMPL_JOINT_NAMES[1:]):
+        if name.startswith("right_"):
+            left = np.array(_LEFT_AND_CENTRE_LIMITS["left_" + name[len("right_"):]])
+            mirrored = left.copy()
+            mirrored[1:] = -left[1:, ::-1]  # y and z: negate and swap lo/hi
+            limits[j] = mirrored
+        else:
+            limits[j] = _LEFT_AND_CENTRE_LIMITS[name]
+    return torch.tensor(limits, dtype=torch.float32)
+
+
+class JointLimitPrior(nn.Module):
+    """Anatomical pose prior: a Gaussian around the rest pose whose per-joint, per-axis
+    standard deviation is a quarter of that joint's range of motion, plus a steep penalty
+    beyond the joint limits:
+    ``0.5 * rest_weight * Σ (θ / σ)² + limit_weight * Σ excess²`` (radians).
+    ``forward(body_pose (B, 69)) -> (B,)``."""
+
+    def __init__(self, rest_weight: float = 1.0, limit_weight: float = 100.0) -> None:
+        super().__init__()
+        limits = joint_limits()
+        self.register_buffer("lower", limits[..., 0].reshape(-1))
+        self.register_buffer("upper", limits[..., 1].reshape(-1))
+        self.register_buffer("std", (self.upper - self.lower) / 4.0)
+        self.rest_weight = rest_weight
+        self.limit_weight = limit_weight
+
+    def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
+        lower, upper = self.lower.to(body_pose), self.upper.to(body_pose)
+        excess = torch.relu(lower - body_pose) + torch.relu(body_pose - upper)
+        gauss = 0.5 * (body_pose / self.std.to(body_pose)).square()
+        return (self.rest_weight * gauss + self.limit_weight * excess.square()).sum(-1)
+
+    def sample(self, batch: int, scale: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Random poses ``(B, 69)``: N(0, (scale σ)²) per joint axis, clipped to the limits."""
+        noise = torch.randn(batch, self.std.numel(), generator=generator)
+        return (noise * self.std * scale).clamp(self.lower, self.upper)
+
+
+class GMMPosePrior(nn.Module):
+    """SMPLify's mixture-of-Gaussians pose prior (``gmm_08.pkl``: ``means (M, 69)``,
+    ``covars (M, 69, 69)``, ``weights (M,)``), evaluated as SMPLify does ("max-mixture"):
+    ``min_m [ 0.5 (θ - μ_m)ᵀ Σ_m⁻¹ (θ - μ_m) - log(w_m / sqrt(det Σ_m)) ]``, offset so that
+    the best possible value is 0. ``forward(body_pose (B, 69)) -> (B,)``."""
+
+    def __init__(self, means: np.ndarray, covars: np.ndarray, weights: np.ndarray, source: str = "GMM") -> None:
+        super().__init__()
+        means, covars, weights = (np.asarray(a, dtype=np.float64) for a in (means, covars, weights))
+        m = means.shape[0] if means.ndim == 2 else 0
+        if means.shape != (m, 69) or covars.shape != (m, 69, 69) or weights.shape != (m,) or m == 0:
+            raise ValueError(f"{source}: a pose GMM needs means (M, 69), covars (M, 69, 69), weights (M,); "
+                             f"got {means.shape}, {covars.shape}, {weights.shape}")
+        if not all(np.isfinite(a).all() for a in (means, covars, weights)) or (weights <= 0).any():
+            raise ValueError(f"{source}: GMM arrays must be finite with positive weights")
+        precisions = np.linalg.inv(covars)
+        _, logdet = np.linalg.slogdet(covars)
+        constants = -np.log(weights) + 0.5 * logdet
+        self.register_buffer("means", torch.tensor(means, dtype=torch.float32))
+        self.register_buffer("precisions", torch.tensor(precisions, dtype=torch.float32))
+        self.register_buffer("constants", torch.tensor(constants - constants.min(), dtype=torch.float32))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "GMMPosePrior":
+        """Read SMPLify's ``gmm_08.pkl`` (or an ``.npz`` with the same keys) safely."""
+        from humanrecon.body.io import load_model_arrays
+
+        arrays = load_model_arrays(path)
+        missing = [k for k in ("means", "covars", "weights") if k not in arrays]
+        if missing:
+            raise ValueError(f"{path}: not a pose GMM file, missing {missing}")
+        return cls(arrays["means"], arrays["covars"], arrays["weights"], str(path))
+
+    def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
+        diff = body_pose[:, None, :] - self.means.to(body_pose)  # (B, M, 69)
+        maha = torch.einsum("bmi,mij,bmj->bm", diff, self.precisions.to(body_pose), diff)
+        return (0.5 * maha + self.constants.to(body_pose)).min(dim=1).values
+
+
+def shape_prior(betas: torch.Tensor) -> torch.Tensor:
+    """``|β|²`` per sample ``(B,)``: betas are in standard deviations of the shape space."""
+    return betas.square().sum(-1)
+
+
+#: (index in body_pose, sign): elbow flexion about y (left -, right +), knee flexion about
+#: x (+); SMPLify's angle prior penalises bending the wrong way, exp(sign * θ).
+_BENDS = ((3 * 17 + 1, 1.0), (3 * 18 + 1, -1.0), (3 * 3 + 0, -1.0), (3 * 4 + 0, -1.0))
+
+
+def bending_prior(body_pose: torch.Tensor) -> torch.Tensor:
+    """SMPLify's elbow/knee prior ``Σ exp(sign θ)`` ``(B,)``: grows fast when an elbow or
+    knee bends backwards (against its natural flexion), ~1 per joint otherwise."""
+    idx = [i for i, _ in _BENDS]
+    signs = torch.tensor([s for _, s in _BENDS], dtype=body_pose.dtype, device=body_pose.device)
+    return torch.exp(body_pose[:, idx] * signs).sum(-1)
+
+
+def geman_mcclure(residual_sq: torch.Tensor, rho: float) -> torch.Tensor:
+    """Geman-McClure robust error of squared residuals: ``ρ² r² / (ρ² + r²)`` (same units
+    as ``r²``; saturates at ``ρ²`` for outliers)."""
+    rho_sq = rho * rho
+    return rho_sq * residual_sq / (rho_sq + residual_sq)
+

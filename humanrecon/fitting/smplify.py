@@ -1,0 +1,351 @@
+"""SMPLify (Bogo et al. 2016): fit a body model to 2D keypoints in a photo.
+
+Frames: the body lives in its model frame (metres, Y up, facing +Z) with
+``global_orient``/``body_pose``/``betas``; the camera is an OpenCV pinhole with fixed
+intrinsics ``K`` (focal length known), fixed rotation :data:`FRONT_VIEW_R` (looking at the
+body's front, image up = world +Y) and an optimised translation ``t`` (``x_cam = R x + t``),
+the "camera translation" of SMPLify. A person seen from the back simply gets
+``global_orient`` ≈ 180° about Y.
+
+Objective per person (SMPLify's, with an anatomical joint-limit prior by default):
+Geman-McClure robust reprojection error of the model keypoints (confidence-weighted,
+measured in percent of the person's image height so weights do not depend on image
+resolution) + pose prior + shape prior + elbow/knee bending prior (+ a depth term in the
+first stage). Stages: (1) camera translation and global orientation on the torso, started
+from four body orientations (facing the camera, away, and both sides); (2..) everything,
+with the prior weights decreasing, for the two best starts per person; the better
+result is kept. All people/images are one batched optimisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from humanrecon.body import BodyModel, keypoint_map
+from humanrecon.fitting.priors import JointLimitPrior, bending_prior, geman_mcclure, shape_prior
+from humanrecon.geometry import Camera
+
+#: world-to-camera rotation of a camera in front of a Y-up body facing +Z (OpenCV axes)
+FRONT_VIEW_R = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
+#: keypoints used to place the camera in the first stage
+TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "neck", "mid_hip")
+
+
+@dataclass
+class Stage:
+    """One optimisation stage: which parameters move, for how many iterations, and the
+    weights of the priors (relative to the data term)."""
+
+    iterations: int
+    pose_weight: float
+    shape_weight: float
+    bend_weight: float
+    optimize: tuple[str, ...] = ("transl", "global_orient", "body_pose", "betas")
+    torso_only: bool = False
+    depth_weight: float = 0.0
+
+
+DEFAULT_STAGES = (
+    Stage(30, 0.0, 0.0, 0.0, ("transl", "global_orient"), torso_only=True, depth_weight=100.0),
+    Stage(30, 2.5, 2.5, 0.5),
+    Stage(30, 1.0, 1.0, 0.3),
+    Stage(30, 0.5, 0.5, 0.1),
+    Stage(40, 0.25, 0.25, 0.05),
+)
+
+
+@dataclass
+class FitResult:
+    """Fitted bodies and cameras, one row per person (all tensors detached, CPU).
+
+    Attributes:
+        betas ``(B, K)``, global_orient ``(B, 3)``, body_pose ``(B, 69)``: body parameters
+            (model frame, axis-angle radians).
+        camera: :class:`Camera` batch ``B`` (K, R = :data:`FRONT_VIEW_R`, optimised t).
+        vertices ``(B, V, 3)`` metres, model/world frame; keypoints_3d ``(B, K, 3)``;
+        keypoints_2d ``(B, K, 2)`` reprojected pixels; names: the K keypoint names.
+        reprojection_error_px ``(B,)``: mean pixel error over keypoints with confidence > 0.
+        losses: final per-person loss terms (data, pose, shape, bend), each ``(B,)``.
+        iterations: optimiser iterations run (all stages).
+    """
+
+    betas: torch.Tensor
+    global_orient: torch.Tensor
+    body_pose: torch.Tensor
+    camera: Camera
+    vertices: torch.Tensor
+    keypoints_3d: torch.Tensor
+    keypoints_2d: torch.Tensor
+    names: tuple[str, ...]
+    reprojection_error_px: torch.Tensor
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    iterations: int = 0
+
+    def person(self, i: int) -> dict:
+        """JSON-ready parameters of person ``i`` (lists of floats)."""
+        cam = self.camera[i]
+        return {
+            "betas": self.betas[i].tolist(),
+            "global_orient": self.global_orient[i].tolist(),
+            "body_pose": self.body_pose[i].tolist(),
+            "transl": [0.0, 0.0, 0.0],
+            "camera": {"K": cam.K[0].tolist(), "R": cam.R[0].tolist(), "t": cam.t[0].tolist(),
+                       "width": cam.width, "height": cam.height,
+                       "convention": "OpenCV, world-to-camera: x_cam = R x_world + t; world = model frame (Y up)"},
+            "reprojection_error_px": float(self.reprojection_error_px[i]),
+            "losses": {k: float(v[i]) for k, v in self.losses.items()},
+        }
+
+
+def default_focal(width: int, height: int) -> float:
+    """A sane focal length (pixels) when EXIF and the user give none: the image diagonal
+    (≈ 53° diagonal field of view, a normal lens)."""
+    return float(np.hypot(width, height))
+
+
+class SMPLify:
+    """Batched SMPLify fitter for SMPL-type models (the open body, SMPL, SMPL+H, SMPL-X).
+
+    Args:
+        model: a :class:`BodyModel` (body types; MANO is not supported).
+        pose_prior: module ``body_pose (B, 69) -> (B,)``; default :class:`JointLimitPrior`
+            (use :class:`~humanrecon.fitting.priors.GMMPosePrior` for SMPLify's GMM).
+            SMPL+H/SMPL-X models (63-dim body pose) get their first 21 joints' limits.
+        stages: optimisation schedule (:data:`DEFAULT_STAGES`).
+        optimizer: ``"lbfgs"`` (default) or ``"adam"``.
+        rho: Geman-McClure scale in percent of the person's height in the image.
+        num_betas: shape components fitted (≤ the model's).
+        start_yaws: body orientations (radians about the vertical) the first stage starts
+            from; the ``keep`` best per person are optimised to the end and the best kept.
+    """
+
+    def __init__(self, model: BodyModel, pose_prior: torch.nn.Module | None = None,
+                 stages: Sequence[Stage] = DEFAULT_STAGES, optimizer: str = "lbfgs", rho: float = 20.0,
+                 num_betas: int | None = None, adam_lr: float = 0.02,
+                 start_yaws: Sequence[float] = (0.0, 0.5 * np.pi, np.pi, -0.5 * np.pi), keep: int = 2) -> None:
+        if model.model_type == "mano":
+            raise ValueError("SMPLify fits bodies; a MANO hand model cannot be fitted to body keypoints")
+        if optimizer not in ("lbfgs", "adam"):
+            raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got '{optimizer}'")
+        self.model = model
+        self.kmap = keypoint_map(model, "body25")
+        self.pose_prior = pose_prior if pose_prior is not None else JointLimitPrior()
+        self.stages = tuple(stages)
+        self.optimizer = optimizer
+        self.rho = rho
+        self.adam_lr = adam_lr
+        self.num_betas = min(num_betas or model.num_betas, model.num_betas)
+        self.body_dim = model._input_sizes(True)["body_pose"]
+        self.torso_mask = torch.tensor([n in TORSO for n in self.kmap.names])
+        self.start_yaws = tuple(start_yaws)
+        self.keep = max(1, min(keep, len(self.start_yaws)))
+
+    # ----------------------------------------------------------------- helpers
+    def _forward(self, params: dict[str, torch.Tensor]):
+        betas = torch.nn.functional.pad(params["betas"], (0, self.model.num_betas - self.num_betas))
+        out = self.model(betas=betas, global_orient=params["global_orient"], body_pose=params["body_pose"])
+        return out, self.kmap(out)
+
+    def _camera(self, intrinsics: torch.Tensor, t: torch.Tensor, size: tuple[int, int]) -> Camera:
+        R = FRONT_VIEW_R.to(t).expand(t.shape[0], 3, 3)
+        return Camera(intrinsics, R, t, size[0], size[1])
+
+    def _pose_prior(self, body_pose: torch.Tensor) -> torch.Tensor:
+        if self.body_dim == 69:
+            return self.pose_prior(body_pose)
+        padded = torch.nn.functional.pad(body_pose, (0, 69 - self.body_dim))  # SMPL+H/X: 21 joints
+        return self.pose_prior(padded)
+
+    # ----------------------------------------------------------------- initialisation
+    def initial_translation(self, points: torch.Tensor, conf: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+        """Camera translation ``(B, 3)`` by similar triangles: depth = focal × 3D torso
+        length of the mean body / 2D torso length (shoulder-hip, else shoulder width, else
+        the keypoints' extent vs. body height), then the 2D torso centre back-projected."""
+        with torch.no_grad():
+            zeros = {"betas": torch.zeros(1, self.num_betas), "global_orient": torch.zeros(1, 3),
+                     "body_pose": torch.zeros(1, self.body_dim)}
+            out, kp3d = self._forward({k: v.to(points) for k, v in zeros.items()})
+        kp3d = kp3d[0]
+        names = self.kmap.names
+        idx = {n: i for i, n in enumerate(names)}
+        batch = points.shape[0]
+        focal = intrinsics[:, 0, 0]
+        seen = conf > 0
+        length_2d = torch.zeros(batch, dtype=points.dtype)
+        length_3d = torch.zeros(batch, dtype=points.dtype)
+        pairs = [("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
+        for options in (pairs, [("left_shoulder", "right_shoulder")]):
+            todo = length_2d == 0
+            total_2d, total_3d, count = 0.0, 0.0, 0
+            for a, b in options:
+                ok = seen[:, idx[a]] & seen[:, idx[b]]
+                total_2d = total_2d + ok * (points[:, idx[a]] - points[:, idx[b]]).norm(dim=-1)
+                total_3d = total_3d + ok * (kp3d[idx[a]] - kp3d[idx[b]]).norm()
+                count = count + ok.to(points.dtype)
+            use = todo & (count > 0)
+            length_2d = torch.where(use, total_2d / count.clamp(min=1), length_2d)
+            length_3d = torch.where(use, total_3d / count.clamp(min=1), length_3d)
+        extent = self._extent_2d(points, seen)
+        body_height = float(out.vertices[0, :, 1].max() - out.vertices[0, :, 1].min())
+        fallback = length_2d == 0
+        length_2d = torch.where(fallback, extent, length_2d)
+        length_3d = torch.where(fallback, torch.full_like(extent, body_height), length_3d)
+        depth = focal * length_3d / length_2d.clamp(min=1.0)
+
+        torso = seen & self.torso_mask
+        torso = torch.where(torso.any(1, keepdim=True), torso, seen)
+        w = torso.to(points.dtype)
+        centre_2d = (points * w[..., None]).sum(1) / w.sum(1, keepdim=True)
+        centre_3d = (kp3d[None] * w[..., None]).sum(1) / w.sum(1, keepdim=True)  # (B, 3) model frame
+        pixel_h = torch.cat([centre_2d, torch.ones(batch, 1, dtype=points.dtype)], dim=1)
+        ray = torch.linalg.solve(intrinsics, pixel_h[..., None])[..., 0]
+        target = ray * depth[:, None]  # camera frame, z = depth
+        return target - (FRONT_VIEW_R.to(points) @ centre_3d[..., None])[..., 0]
+
+    @staticmethod
+    def _extent_2d(points: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+        big = torch.finfo(points.dtype).max
+        lo = torch.where(seen[..., None], points, torch.full_like(points, big)).amin(1)
+        hi = torch.where(seen[..., None], points, torch.full_like(points, -big)).amax(1)
+        return (hi - lo).norm(dim=-1)
+
+    # ----------------------------------------------------------------- objective
+    def _loss_terms(self, params, targets, conf, intrinsics, size, scale, depth_init, stage: Stage):
+        out, kp3d = self._forward(params)
+        proj = self._camera(intrinsics, params["transl"], size).project(kp3d)
+        weight = conf * self.kmap.available.to(conf)
+        if stage.torso_only:
+            weight = weight * self.torso_mask.to(conf)
+        residual_sq = ((proj - targets) / scale[:, None, None]).square().sum(-1)
+        terms = {"data": (weight * geman_mcclure(residual_sq, self.rho)).sum(-1)}
+        terms["pose"] = self._pose_prior(params["body_pose"])
+        terms["shape"] = shape_prior(params["betas"])
+        terms["bend"] = bending_prior(torch.nn.functional.pad(params["body_pose"], (0, 69 - self.body_dim)))
+        total = terms["data"] + stage.pose_weight * terms["pose"] + stage.shape_weight * terms["shape"] \
+            + stage.bend_weight * terms["bend"]
+        if stage.depth_weight:
+            total = total + stage.depth_weight * (params["transl"][:, 2] - depth_init).square()
+        return total, terms, out, kp3d, proj
+
+    def _run_stage(self, params, stage: Stage, args, progress) -> None:
+        variables = [params[k] for k in stage.optimize]
+        for p in params.values():
+            p.requires_grad_(False)
+        for v in variables:
+            v.requires_grad_(True)
+
+        def closure():
+            opt.zero_grad()
+            total = self._loss_terms(params, *args, stage)[0].sum()
+            total.backward()
+            return total
+
+        if self.optimizer == "lbfgs":
+            opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=stage.iterations, history_size=20,
+                                    line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
+            opt.step(closure)
+            progress.update(stage.iterations)
+        else:
+            opt = torch.optim.Adam(variables, lr=self.adam_lr)
+            for _ in range(stage.iterations * 4):
+                opt.step(closure)
+            progress.update(stage.iterations)
+
+    # ----------------------------------------------------------------- public API
+    def fit(self, keypoints: torch.Tensor, confidence: torch.Tensor, intrinsics: torch.Tensor,
+            image_size: tuple[int, int] | Sequence[tuple[int, int]], *, progress: bool = True,
+            seed: int = 0) -> FitResult:
+        """Fit one body per row.
+
+        Args:
+            keypoints: ``(B, 25, 2)`` pixels in the BODY_25 order of
+                :data:`humanrecon.body.keypoints.BODY25_NAMES` (use
+                :func:`humanrecon.fitting.keypoint_io.to_layout` to convert).
+            confidence: ``(B, 25)`` in [0, 1]; 0 = ignore.
+            intrinsics: ``(B, 3, 3)`` or ``(3, 3)`` camera matrices (pixels).
+            image_size: ``(width, height)``, shared by all rows (the Camera needs one size;
+                it only matters for ``camera.rays``).
+            seed: for reproducibility (the fit is deterministic given its inputs).
+        Returns:
+            :class:`FitResult`.
+        """
+        torch.manual_seed(seed)
+        dtype = self.model.v_template.dtype
+        targets = torch.as_tensor(keypoints, dtype=dtype)
+        conf = torch.as_tensor(confidence, dtype=dtype)
+        batch = targets.shape[0]
+        if targets.shape != (batch, len(self.kmap.names), 2) or conf.shape != (batch, len(self.kmap.names)):
+            raise ValueError(f"keypoints must be (B, {len(self.kmap.names)}, 2) and confidence (B, "
+                             f"{len(self.kmap.names)}), got {tuple(targets.shape)} and {tuple(conf.shape)}")
+        if not torch.isfinite(targets).all() or not torch.isfinite(conf).all():
+            raise ValueError("keypoints or confidence contain NaN or infinite values")
+        if not (conf > 0).any(1).all():
+            raise ValueError("a person has no keypoint with confidence > 0")
+        intr = torch.as_tensor(intrinsics, dtype=dtype)
+        intr = intr.expand(batch, 3, 3) if intr.ndim == 2 else intr
+        size = tuple(image_size) if not isinstance(image_size[0], (tuple, list)) else tuple(image_size[0])
+
+        transl0 = self.initial_translation(targets, conf, intr)
+        depth0 = transl0[:, 2].clone()
+        scale = intr[:, 0, 0] * 1.7 / depth0 / 100.0  # 1 unit = 1 % of the person's image height
+        starts = len(self.start_yaws)
+        total_iters = self.stages[0].iterations * starts + sum(s.iterations for s in self.stages[1:]) * self.keep
+        with tqdm(total=total_iters, desc="SMPLify", disable=not progress, leave=False) as bar:
+            # stage 1 from several orientations, then the best `keep` starts go all the way
+            params = self._init_params(transl0, self.start_yaws)
+            args = self._repeat((targets, conf, intr, size, scale, depth0), starts)
+            self._run_stage(params, self.stages[0], args, bar)
+            params = self._best(params, args, self.stages[0], batch, self.keep)
+            args = self._repeat((targets, conf, intr, size, scale, depth0), self.keep)
+            for stage in self.stages[1:]:
+                self._run_stage(params, stage, args, bar)
+            params = self._best(params, args, self.stages[-1], batch, 1)
+        return self._result(params, targets, conf, intr, size, scale, depth0, total_iters)
+
+    @staticmethod
+    def _repeat(args: tuple, times: int) -> tuple:
+        """Stack per-person arguments ``times`` over (``size`` is shared)."""
+        return tuple(a if isinstance(a, tuple) else torch.cat([a] * times) for a in args)
+
+    def _best(self, params: dict, args: tuple, stage: Stage, batch: int, keep: int) -> dict:
+        """Of the candidates stacked as ``(candidates * B, ...)``, keep the ``keep`` with the
+        lowest loss per person, stacked the same way (best first)."""
+        with torch.no_grad():
+            loss = self._loss_terms(params, *args, stage)[0].view(-1, batch)  # (C, B)
+        order = loss.argsort(dim=0)[:keep]  # (keep, B)
+        rows = (order * batch + torch.arange(batch)).reshape(-1)
+        return {k: v[rows].detach().clone() for k, v in params.items()}
+
+    def _init_params(self, transl: torch.Tensor, yaws: Sequence[float]) -> dict[str, torch.Tensor]:
+        """Rest-pose, mean-shape starts facing each of ``yaws`` (radians about Y),
+        stacked ``(len(yaws) * B, ...)``."""
+        batch, dtype = transl.shape[0], transl.dtype
+        orient = torch.zeros(len(yaws), batch, 3, dtype=dtype)
+        orient[..., 1] = torch.tensor(list(yaws), dtype=dtype)[:, None]
+        return {"transl": transl.repeat(len(yaws), 1), "global_orient": orient.reshape(-1, 3),
+                "body_pose": torch.zeros(len(yaws) * batch, self.body_dim, dtype=dtype),
+                "betas": torch.zeros(len(yaws) * batch, self.num_betas, dtype=dtype)}
+
+    def _result(self, params, targets, conf, intr, size, scale, depth0, iterations) -> FitResult:
+        with torch.no_grad():
+            _, terms, out, kp3d, proj = self._loss_terms(params, targets, conf, intr, size, scale,
+                                                         depth0, self.stages[-1])
+            seen = (conf > 0) & self.kmap.available
+            err = ((proj - targets).norm(dim=-1) * seen).sum(1) / seen.sum(1).clamp(min=1)
+        betas = torch.nn.functional.pad(params["betas"], (0, self.model.num_betas - self.num_betas))
+        return FitResult(
+            betas=betas.detach().cpu(), global_orient=params["global_orient"].detach().cpu(),
+            body_pose=params["body_pose"].detach().cpu(),
+            camera=self._camera(intr, params["transl"].detach(), size).to("cpu"),
+            vertices=out.vertices.detach().cpu(), keypoints_3d=kp3d.detach().cpu(),
+            keypoints_2d=proj.detach().cpu(), names=self.kmap.names,
+            reprojection_error_px=err.cpu(), losses={k: v.detach().cpu() for k, v in terms.items()},
+            iterations=iterations,
+        )
+
+
