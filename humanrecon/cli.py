@@ -82,6 +82,52 @@ def cmd_body(args: argparse.Namespace) -> None:
         print(f"wrote {png}")
 
 
+# --------------------------------------------------------------------------- fit
+def cmd_fit(args: argparse.Namespace) -> None:
+    """Fit body models to the people in one photo or a folder of photos."""
+    from humanrecon.body import BodyModel, ModelFileError
+    from humanrecon.fitting.pipeline import find_jobs, run
+    from humanrecon.fitting.smplify import SMPLify
+
+    if not args.detect and not args.keypoints:
+        raise CommandError("give --keypoints FILE|FOLDER (OpenPose or COCO JSON) or --detect")
+    if args.focal is not None and not (args.focal > 0 and args.focal != float("inf")):
+        raise CommandError(f"--focal must be a positive number of pixels, got {args.focal}")
+    person = None if args.person == "all" else _parse_person(args.person)
+    try:
+        jobs = find_jobs(args.image, None if args.detect else args.keypoints, args.out)
+        model = BodyModel.load(args.model, gender=args.gender)
+        prior = _load_pose_prior(args.pose_prior)
+    except (ModelFileError, FileNotFoundError, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
+    fitter = SMPLify(model, pose_prior=prior, optimizer=args.optimizer)
+    report = run(jobs, fitter, faces=model.faces, model_name=args.model, focal=args.focal, person=person,
+                 detect=args.detect, layout=args.layout, overwrite=args.overwrite, progress=not args.quiet)
+    for image, paths in report.written.items():
+        print(f"{image}: wrote {', '.join(str(p) for p in paths)}")
+    if report.failures:
+        lines = "\n".join(f"  {image}: {message}" for image, message in report.failures)
+        raise CommandError(f"{len(report.failures)} of {len(jobs)} image(s) failed:\n{lines}")
+
+
+def _parse_person(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise CommandError(f"--person must be an index (0, 1, ...) or 'all', got '{text}'") from exc
+    if value < 0:
+        raise CommandError(f"--person must be >= 0, got {value}")
+    return value
+
+
+def _load_pose_prior(path: str | None):
+    if not path:
+        return None
+    from humanrecon.fitting.priors import GMMPosePrior
+
+    return GMMPosePrior.load(path)
+
+
 # --------------------------------------------------------------------------- info
 def cmd_info(args: argparse.Namespace) -> None:
     """Print versions, devices and the body models humanrecon can find."""
@@ -157,6 +203,30 @@ def build_parser() -> argparse.ArgumentParser:
     body.add_argument("--png", default="", help="also write a PNG picture here")
     body.add_argument("--overwrite", action="store_true", help="replace existing output files")
     body.set_defaults(func=cmd_body)
+
+    fit = sub.add_parser("fit", help="fit a body model to the people in a photo (SMPLify)",
+                         description="Fit a body model to 2D keypoints of the people in IMAGE (or every image "
+                                     "in a folder, batched) and write mesh.obj (mesh_<k>.obj per person), "
+                                     "params.json and overlay.png into --out (one sub-folder per image).")
+    fit.add_argument("image", help="a photo, or a folder of photos")
+    fit.add_argument("--keypoints", default="",
+                     help="OpenPose JSON (BODY_25 or COCO-18) or COCO keypoint JSON; for a folder of photos a "
+                          "folder of <stem>_keypoints.json / <stem>.json files or one COCO file")
+    fit.add_argument("--detect", action="store_true",
+                     help="detect keypoints with the built-in detector (pip install 'humanrecon[detect]')")
+    fit.add_argument("--out", required=True, help="output folder")
+    fit.add_argument("--model", default="open", help="'open', a model file or folder (SMPL, SMPL+H, SMPL-X)")
+    fit.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"))
+    fit.add_argument("--focal", type=float, default=None,
+                     help="focal length in pixels (default: from EXIF, else the image diagonal)")
+    fit.add_argument("--person", default="all", help="index of the person in the keypoint file, or 'all'")
+    fit.add_argument("--layout", default=None, choices=("body25", "coco18"),
+                     help="declare the OpenPose keypoint layout (default: from the count)")
+    fit.add_argument("--pose-prior", default="", help="SMPLify GMM pose prior (gmm_08.pkl); default: joint limits")
+    fit.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
+    fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    fit.set_defaults(func=cmd_fit)
 
     info = sub.add_parser("info", help="versions, device and the body models found")
     info.add_argument("model_dirs", nargs="*", help="folders to scan for SMPL-family model files")

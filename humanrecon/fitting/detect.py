@@ -137,4 +137,4 @@ def detect_keypoints(image, source: str = "detector") -> Keypoints2D:
     points, conf = blazepose_to_body25(landmarks, width, height)
     return Keypoints2D(points=points[None], confidence=conf[None], names=BODY25_NAMES,
                        layout="body25", source=source, image_size=(width, height),
-                       person_ids=[-1])
+                       person_ids=[[-1]])  # OpenPose person_id per person, as read_openpose_json

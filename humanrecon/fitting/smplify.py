@@ -9,8 +9,8 @@ the "camera translation" of SMPLify. A person seen from the back simply gets
 
 Objective per person (SMPLify's, with an anatomical joint-limit prior by default):
 Geman-McClure robust reprojection error of the model keypoints (confidence-weighted,
-measured in percent of the person's image height so weights do not depend on image
-resolution) + pose prior + shape prior + elbow/knee bending prior (+ a depth term in the
+measured in percent of the person's height in the image, so weights depend neither on the
+image resolution nor on the person's distance) + pose prior + shape prior + elbow/knee bending prior (+ a depth term in the
 first stage). Stages: (1) camera translation and global orientation on the torso, started
 from four body orientations (facing the camera, away, and both sides); (2..) everything,
 with the prior weights decreasing, for the two best starts per person; the better
@@ -71,7 +71,8 @@ class FitResult:
         keypoints_2d ``(B, K, 2)`` reprojected pixels; names: the K keypoint names.
         reprojection_error_px ``(B,)``: mean pixel error over keypoints with confidence > 0.
         losses: final per-person loss terms (data, pose, shape, bend), each ``(B,)``.
-        iterations: optimiser iterations run (all stages).
+        iterations: optimiser iterations run, summed over stages (each iteration updates
+            the whole batch of people and candidate starts).
     """
 
     betas: torch.Tensor
@@ -118,7 +119,10 @@ class SMPLify:
             SMPL+H/SMPL-X models (63-dim body pose) get their first 21 joints' limits.
         stages: optimisation schedule (:data:`DEFAULT_STAGES`).
         optimizer: ``"lbfgs"`` (default) or ``"adam"``.
-        rho: Geman-McClure scale in percent of the person's height in the image.
+        rho: Geman-McClure scale (outlier threshold) in percent of the person's height
+            in the image (the person's height is estimated from the initial depth).
+        keypoint_sigma: keypoint noise in the same units; the data term is
+            ``Σ conf ρ(r²) / (2 σ²)``, so the priors' weights are relative to it.
         num_betas: shape components fitted (≤ the model's).
         start_yaws: body orientations (radians about the vertical) the first stage starts
             from; the ``keep`` best per person are optimised to the end and the best kept.
@@ -126,6 +130,7 @@ class SMPLify:
 
     def __init__(self, model: BodyModel, pose_prior: torch.nn.Module | None = None,
                  stages: Sequence[Stage] = DEFAULT_STAGES, optimizer: str = "lbfgs", rho: float = 20.0,
+                 keypoint_sigma: float = 0.7071,
                  num_betas: int | None = None, adam_lr: float = 0.02,
                  start_yaws: Sequence[float] = (0.0, 0.5 * np.pi, np.pi, -0.5 * np.pi), keep: int = 2) -> None:
         if model.model_type == "mano":
@@ -138,6 +143,7 @@ class SMPLify:
         self.stages = tuple(stages)
         self.optimizer = optimizer
         self.rho = rho
+        self.keypoint_sigma = keypoint_sigma
         self.adam_lr = adam_lr
         self.num_betas = min(num_betas or model.num_betas, model.num_betas)
         self.body_dim = model._input_sizes(True)["body_pose"]
@@ -222,7 +228,8 @@ class SMPLify:
         if stage.torso_only:
             weight = weight * self.torso_mask.to(conf)
         residual_sq = ((proj - targets) / scale[:, None, None]).square().sum(-1)
-        terms = {"data": (weight * geman_mcclure(residual_sq, self.rho)).sum(-1)}
+        robust = geman_mcclure(residual_sq, self.rho) / (2.0 * self.keypoint_sigma ** 2)
+        terms = {"data": (weight * robust).sum(-1)}
         terms["pose"] = self._pose_prior(params["body_pose"])
         terms["shape"] = shape_prior(params["betas"])
         terms["bend"] = bending_prior(torch.nn.functional.pad(params["body_pose"], (0, 69 - self.body_dim)))
@@ -249,12 +256,13 @@ class SMPLify:
             opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=stage.iterations, history_size=20,
                                     line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
             opt.step(closure)
-            progress.update(stage.iterations)
+            self._iterations += int(opt.state[opt._params[0]].get("n_iter", stage.iterations))
         else:
             opt = torch.optim.Adam(variables, lr=self.adam_lr)
             for _ in range(stage.iterations * 4):
                 opt.step(closure)
-            progress.update(stage.iterations)
+            self._iterations += stage.iterations * 4
+        progress.update(stage.iterations)
 
     # ----------------------------------------------------------------- public API
     def fit(self, keypoints: torch.Tensor, confidence: torch.Tensor, intrinsics: torch.Tensor,
@@ -294,8 +302,9 @@ class SMPLify:
         depth0 = transl0[:, 2].clone()
         scale = intr[:, 0, 0] * 1.7 / depth0 / 100.0  # 1 unit = 1 % of the person's image height
         starts = len(self.start_yaws)
-        total_iters = self.stages[0].iterations * starts + sum(s.iterations for s in self.stages[1:]) * self.keep
-        with tqdm(total=total_iters, desc="SMPLify", disable=not progress, leave=False) as bar:
+        self._iterations = 0
+        with tqdm(total=sum(s.iterations for s in self.stages), desc="SMPLify", disable=not progress,
+                  leave=False) as bar:
             # stage 1 from several orientations, then the best `keep` starts go all the way
             params = self._init_params(transl0, self.start_yaws)
             args = self._repeat((targets, conf, intr, size, scale, depth0), starts)
@@ -305,7 +314,7 @@ class SMPLify:
             for stage in self.stages[1:]:
                 self._run_stage(params, stage, args, bar)
             params = self._best(params, args, self.stages[-1], batch, 1)
-        return self._result(params, targets, conf, intr, size, scale, depth0, total_iters)
+        return self._result(params, targets, conf, intr, size, scale, depth0, self._iterations)
 
     @staticmethod
     def _repeat(args: tuple, times: int) -> tuple:
