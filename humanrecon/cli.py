@@ -100,7 +100,9 @@ def cmd_fit(args: argparse.Namespace) -> None:
         prior = _load_pose_prior(args.pose_prior)
     except (ModelFileError, FileNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
-    fitter = SMPLify(model, pose_prior=prior, optimizer=args.optimizer)
+    if not args.upright_weight >= 0:
+        raise CommandError(f"--upright-weight must be >= 0, got {args.upright_weight}")
+    fitter = SMPLify(model, pose_prior=prior, optimizer=args.optimizer, upright_weight=args.upright_weight)
     report = run(jobs, fitter, faces=model.faces, model_name=args.model, focal=args.focal, person=person,
                  detect=args.detect, layout=args.layout, overwrite=args.overwrite, progress=not args.quiet)
     for image, paths in report.written.items():
@@ -224,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="declare the OpenPose keypoint layout (default: from the count)")
     fit.add_argument("--pose-prior", default="", help="SMPLify GMM pose prior (gmm_08.pkl); default: joint limits")
     fit.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
+    fit.add_argument("--upright-weight", type=float, default=100.0,
+                     help="weight of the prior that people stand upright (0 for lying or upside-down people)")
     fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(func=cmd_fit)

@@ -129,6 +129,11 @@ def skin_vertices(
     return _skin_vertex_major(lbs_weights, rel_transforms, points).permute(2, 0, 1).contiguous()
 
 
+#: vertices skinned per block when no gradient is needed: the block's blended transforms
+#: (512 x 12 B floats) stay in cache between the GEMM that makes them and their use
+_SKIN_BLOCK = 512
+
+
 def _skin_vertex_major(lbs_weights: torch.Tensor, rel_transforms: torch.Tensor,
                        points: torch.Tensor) -> torch.Tensor:
     """Skinning in vertex-major layout: ``points (V, 3, B)`` -> ``(V, 3, B)``.
@@ -136,14 +141,26 @@ def _skin_vertex_major(lbs_weights: torch.Tensor, rel_transforms: torch.Tensor,
     One GEMM blends the joint transforms of the whole batch, ``(V, J) @ (J, 12 B)``, into
     per-vertex ``3 x 4`` matrices laid out ``(V, 3, 4, B)``; applying them is then three
     fused multiply-adds over contiguous batch rows (much faster than ``V B`` tiny
-    matrix products)."""
+    matrix products). Without autograd and for batches of 8 or more it runs in vertex
+    blocks that stay in cache."""
     batch, num_j = rel_transforms.shape[:2]
     num_v = lbs_weights.shape[0]
     blend = rel_transforms[:, :, :3, :].permute(1, 2, 3, 0).reshape(num_j, 12 * batch)
-    per_vertex = (lbs_weights @ blend).view(num_v, 3, 4, batch)
-    out = torch.addcmul(per_vertex[:, :, 3], per_vertex[:, :, 0], points[:, None, 0])
-    out = out.addcmul(per_vertex[:, :, 1], points[:, None, 1])
-    return out.addcmul(per_vertex[:, :, 2], points[:, None, 2])
+    needs_grad = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (lbs_weights, rel_transforms, points))
+    if needs_grad or num_v <= _SKIN_BLOCK or batch < 8:
+        per_vertex = (lbs_weights @ blend).view(num_v, 3, 4, batch)
+        out = torch.addcmul(per_vertex[:, :, 3], per_vertex[:, :, 0], points[:, None, 0])
+        out = out.addcmul(per_vertex[:, :, 1], points[:, None, 1])
+        return out.addcmul(per_vertex[:, :, 2], points[:, None, 2])
+    out = points.new_empty(num_v, 3, batch)
+    for start in range(0, num_v, _SKIN_BLOCK):
+        stop = min(start + _SKIN_BLOCK, num_v)
+        per_vertex = (lbs_weights[start:stop] @ blend).view(stop - start, 3, 4, batch)
+        block, target = points[start:stop], out[start:stop]
+        torch.addcmul(per_vertex[:, :, 3], per_vertex[:, :, 0], block[:, None, 0], out=target)
+        target.addcmul_(per_vertex[:, :, 1], block[:, None, 1]).addcmul_(per_vertex[:, :, 2], block[:, None, 2])
+    return out
 
 
 def pose_features(rot_mats: torch.Tensor) -> torch.Tensor:
@@ -195,7 +212,7 @@ def lbs(
         betas = betas.expand(batch, -1)
     num_v = v_template.shape[0]
     # template + shape blend shapes (+ pose correctives), accumulated GEMMs on (3V, B)
-    points = torch.addmm(v_template.reshape(-1, 1), shapedirs.reshape(num_v * 3, -1), betas.T)
+    points = torch.addmm(v_template.reshape(num_v * 3, 1), shapedirs.reshape(num_v * 3, shapedirs.shape[-1]), betas.T)
     if joint_template is not None and joint_shapedirs is not None:
         joints = joint_template + blend_shapes(betas, joint_shapedirs)
     else:

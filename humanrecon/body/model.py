@@ -383,6 +383,7 @@ class BodyModel(nn.Module):
         reye_pose: torch.Tensor | None = None,
         expression: torch.Tensor | None = None,
         pose2rot: bool = True,
+        vertex_ids: torch.Tensor | None = None,
     ) -> BodyOutput:
         """Pose and shape the model. Any argument left out is zero (rest pose, mean shape).
 
@@ -398,6 +399,10 @@ class BodyModel(nn.Module):
             pose2rot: if False, every pose argument holds rotation matrices
                 ``(B, n, 3, 3)`` (or flattened ``(B, 9n)``) instead of axis-angles, and PCA
                 hand poses are not available.
+            vertex_ids: compute only these vertices (``(S,)`` indices): ``vertices`` is then
+                ``(B, S, 3)``, rows in ascending vertex order, and ``joints`` holds only the
+                ``J`` skeleton joints (the extras are :meth:`extra_joint_matrix` @ all
+                vertices). Fitters use this to skip the rest of the mesh.
         Returns:
             :class:`BodyOutput` with ``vertices (B, V, 3)`` and ``joints (B, J', 3)``.
         """
@@ -419,15 +424,18 @@ class BodyModel(nn.Module):
         shape = inputs["betas"]
         if self.num_expression_coeffs:
             shape = torch.cat([shape, inputs["expression"]], dim=-1)
+        mesh = self._mesh_buffers(vertex_ids)
         vertices_vcb, joints = lbs(
-            shape, full_pose, self.v_template, self.shapedirs, self.posedirs,
-            self.J_regressor, self.parents, self.lbs_weights, pose2rot=pose2rot,
+            shape, full_pose, mesh["v_template"], mesh["shapedirs"], mesh["posedirs"],
+            self.J_regressor, self.parents, mesh["lbs_weights"], pose2rot=pose2rot,
             joint_template=self.joint_template, joint_shapedirs=self.joint_shapedirs,
             vertex_major=True,
         )
         offset = inputs["transl"][:, None, :]
-        vertices = _add_batch_major(vertices_vcb.permute(2, 0, 1), offset)  # (B, V, 3)
-        joints = torch.cat([joints + offset, self._extra_joints(vertices)], dim=1)
+        vertices = _add_batch_major(vertices_vcb.permute(2, 0, 1), offset)  # (B, V or S, 3)
+        joints = joints + offset
+        if vertex_ids is None:
+            joints = torch.cat([joints, self._extra_joints(vertices)], dim=1)
         return BodyOutput(vertices=vertices, joints=joints, full_pose=full_pose, betas=inputs["betas"])
 
     def _input_sizes(self, pose2rot: bool) -> dict[str, int]:
@@ -491,6 +499,36 @@ class BodyModel(nn.Module):
         if pose2rot:
             return full + self.pose_mean
         return full.reshape(batch, -1, 3, 3)
+
+    def extra_joint_matrix(self) -> torch.Tensor:
+        """``(E, V)`` matrix giving the extra output joints (rows ``J..J'`` of ``joints``) as
+        linear combinations of the vertices: regressor rows, one-hot vertex picks and
+        barycentric landmark weights."""
+        num_v = self.v_template.shape[0]
+        rows = [self.v_template.new_zeros(0, num_v)]
+        if self.extra_regressor is not None:
+            rows.append(self.extra_regressor)
+        if self.extra_vertex_ids is not None:
+            rows.append(torch.nn.functional.one_hot(self.extra_vertex_ids, num_v).to(self.v_template))
+        if self.lmk_faces_idx is not None:
+            tri = self.faces_tensor[self.lmk_faces_idx]  # (L, 3)
+            landmarks = self.v_template.new_zeros(len(tri), num_v)
+            landmarks.scatter_add_(1, tri, self.lmk_bary_coords)
+            rows.append(landmarks)
+        return torch.cat(rows)
+
+    def _mesh_buffers(self, vertex_ids: torch.Tensor | None) -> dict:
+        """Per-vertex buffers, of all vertices or of ``vertex_ids`` (sorted, unique)."""
+        if vertex_ids is None:
+            return {"v_template": self.v_template, "shapedirs": self.shapedirs, "posedirs": self.posedirs,
+                    "lbs_weights": self.lbs_weights}
+        ids = torch.unique(torch.as_tensor(vertex_ids, dtype=torch.long, device=self.v_template.device))
+        posedirs = None
+        if self.posedirs is not None:
+            num_feat = self.posedirs.shape[0]
+            posedirs = self.posedirs.view(num_feat, -1, 3)[:, ids].reshape(num_feat, 3 * len(ids))
+        return {"v_template": self.v_template[ids], "shapedirs": self.shapedirs[ids], "posedirs": posedirs,
+                "lbs_weights": self.lbs_weights[ids]}
 
     def _extra_joints(self, vertices: torch.Tensor) -> torch.Tensor:
         """``(B, E, 3)`` extra keypoints appended to the skeleton joints (E may be 0)."""

@@ -138,6 +138,16 @@ def bending_prior(body_pose: torch.Tensor) -> torch.Tensor:
     return torch.exp(body_pose[:, idx] * signs).sum(-1)
 
 
+def upright_prior(global_orient: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` squared horizontal component of the body's up axis (``R(global_orient) @ Y``
+    in the world frame, which the fitting camera views level): 0 for an upright body,
+    ``sin²`` of its lean otherwise. Resolves the lean-towards/away-from-camera ambiguity."""
+    from humanrecon.geometry.rotations import axis_angle_to_matrix
+
+    up = axis_angle_to_matrix(global_orient)[..., :, 1]  # (B, 3)
+    return up[:, 0].square() + up[:, 2].square()
+
+
 def geman_mcclure(residual_sq: torch.Tensor, rho: float) -> torch.Tensor:
     """Geman-McClure robust error of squared residuals: ``ρ² r² / (ρ² + r²)`` (same units
     as ``r²``; saturates at ``ρ²`` for outliers)."""

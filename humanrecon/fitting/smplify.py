@@ -27,13 +27,15 @@ import torch
 from tqdm.auto import tqdm
 
 from humanrecon.body import BodyModel, keypoint_map
-from humanrecon.fitting.priors import JointLimitPrior, bending_prior, geman_mcclure, shape_prior
+from humanrecon.fitting.priors import JointLimitPrior, bending_prior, geman_mcclure, shape_prior, upright_prior
 from humanrecon.geometry import Camera
 
 #: world-to-camera rotation of a camera in front of a Y-up body facing +Z (OpenCV axes)
 FRONT_VIEW_R = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 #: keypoints used to place the camera in the first stage
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "neck", "mid_hip")
+#: largest 3D extent (metres) of a standing adult's keypoints in any pose (arms raised)
+MAX_EXTENT_M = 2.3
 
 
 @dataclass
@@ -54,8 +56,8 @@ DEFAULT_STAGES = (
     Stage(30, 0.0, 0.0, 0.0, ("transl", "global_orient"), torso_only=True, depth_weight=100.0),
     Stage(30, 2.5, 2.5, 0.5),
     Stage(30, 1.0, 1.0, 0.3),
-    Stage(30, 0.5, 0.5, 0.1),
-    Stage(40, 0.25, 0.25, 0.05),
+    Stage(30, 1.0, 1.0, 0.1),
+    Stage(40, 1.0, 1.0, 0.05),
 )
 
 
@@ -103,6 +105,18 @@ class FitResult:
         }
 
 
+def prune_regressor(weights: torch.Tensor, mass: float = 0.999) -> torch.Tensor:
+    """Keep, per row of a non-negative ``(K, V)`` regressor, the largest weights that hold
+    ``mass`` of the row's total, renormalised to the same row sums (for fast fitting:
+    the regressed point moves by well under a millimetre)."""
+    sorted_w, order = weights.sort(dim=1, descending=True)
+    cumulative = sorted_w.cumsum(1) / sorted_w.sum(1, keepdim=True).clamp(min=1e-12)
+    keep_sorted = (cumulative - sorted_w / sorted_w.sum(1, keepdim=True).clamp(min=1e-12)) < mass
+    keep = torch.zeros_like(weights, dtype=torch.bool).scatter(1, order, keep_sorted)
+    pruned = torch.where(keep, weights, torch.zeros_like(weights))
+    return pruned * (weights.sum(1, keepdim=True) / pruned.sum(1, keepdim=True).clamp(min=1e-12))
+
+
 def default_focal(width: int, height: int) -> float:
     """A sane focal length (pixels) when EXIF and the user give none: the image diagonal
     (≈ 53° diagonal field of view, a normal lens)."""
@@ -123,6 +137,8 @@ class SMPLify:
             in the image (the person's height is estimated from the initial depth).
         keypoint_sigma: keypoint noise in the same units; the data term is
             ``Σ conf ρ(r²) / (2 σ²)``, so the priors' weights are relative to it.
+        upright_weight: weight of :func:`~humanrecon.fitting.priors.upright_prior` (people
+            in photos mostly stand upright in a roughly level camera's view); 0 disables.
         num_betas: shape components fitted (≤ the model's).
         start_yaws: body orientations (radians about the vertical) the first stage starts
             from; the ``keep`` best per person are optimised to the end and the best kept.
@@ -130,9 +146,9 @@ class SMPLify:
 
     def __init__(self, model: BodyModel, pose_prior: torch.nn.Module | None = None,
                  stages: Sequence[Stage] = DEFAULT_STAGES, optimizer: str = "lbfgs", rho: float = 20.0,
-                 keypoint_sigma: float = 0.7071,
+                 keypoint_sigma: float = 0.7071, upright_weight: float = 100.0,
                  num_betas: int | None = None, adam_lr: float = 0.02,
-                 start_yaws: Sequence[float] = (0.0, 0.5 * np.pi, np.pi, -0.5 * np.pi), keep: int = 2) -> None:
+                 start_yaws: Sequence[float] = (0.0, 0.5 * np.pi, np.pi, -0.5 * np.pi), keep: int = 4) -> None:
         if model.model_type == "mano":
             raise ValueError("SMPLify fits bodies; a MANO hand model cannot be fitted to body keypoints")
         if optimizer not in ("lbfgs", "adam"):
@@ -143,19 +159,37 @@ class SMPLify:
         self.stages = tuple(stages)
         self.optimizer = optimizer
         self.rho = rho
+        self.upright_weight = upright_weight
         self.keypoint_sigma = keypoint_sigma
         self.adam_lr = adam_lr
         self.num_betas = min(num_betas or model.num_betas, model.num_betas)
         self.body_dim = model._input_sizes(True)["body_pose"]
         self.torso_mask = torch.tensor([n in TORSO for n in self.kmap.names])
+        # only the vertices the keypoints depend on are skinned while optimising; surface
+        # weights are pruned to 99.9 % of each row (the final mesh uses the exact map)
+        num_j = model.num_joints
+        surface = self.kmap.joint_weights[:, num_j:] @ model.extra_joint_matrix()  # extras as vertex weights
+        if self.kmap.vertex_weights is not None:
+            surface = surface + self.kmap.vertex_weights
+        surface = prune_regressor(surface)
+        self.vertex_ids = surface.abs().sum(0).nonzero()[:, 0]
+        self.keypoint_vertex_weights = surface[:, self.vertex_ids]
+        self.keypoint_joint_weights = self.kmap.joint_weights[:, :num_j]
         self.start_yaws = tuple(start_yaws)
         self.keep = max(1, min(keep, len(self.start_yaws)))
 
     # ----------------------------------------------------------------- helpers
-    def _forward(self, params: dict[str, torch.Tensor]):
+    def _forward(self, params: dict[str, torch.Tensor], full_mesh: bool = False):
+        """Body output and BODY_25 keypoints ``(B, 25, 3)``; while optimising (not
+        ``full_mesh``) only the vertices the keypoints need are computed."""
         betas = torch.nn.functional.pad(params["betas"], (0, self.model.num_betas - self.num_betas))
-        out = self.model(betas=betas, global_orient=params["global_orient"], body_pose=params["body_pose"])
-        return out, self.kmap(out)
+        out = self.model(betas=betas, global_orient=params["global_orient"], body_pose=params["body_pose"],
+                         vertex_ids=None if full_mesh else self.vertex_ids)
+        if full_mesh:
+            return out, self.kmap(out)
+        points = torch.einsum("kj,bjc->bkc", self.keypoint_joint_weights.to(out.joints), out.joints)
+        points = points + torch.einsum("kv,bvc->bkc", self.keypoint_vertex_weights.to(out.vertices), out.vertices)
+        return out, points
 
     def _camera(self, intrinsics: torch.Tensor, t: torch.Tensor, size: tuple[int, int]) -> Camera:
         R = FRONT_VIEW_R.to(t).expand(t.shape[0], 3, 3)
@@ -169,39 +203,41 @@ class SMPLify:
 
     # ----------------------------------------------------------------- initialisation
     def initial_translation(self, points: torch.Tensor, conf: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-        """Camera translation ``(B, 3)`` by similar triangles: depth = focal × 3D torso
-        length of the mean body / 2D torso length (shoulder-hip, else shoulder width, else
-        the keypoints' extent vs. body height), then the 2D torso centre back-projected."""
+        """Camera translation ``(B, 3)`` by similar triangles: depth = focal × 3D length of
+        the mean body / 2D length, for the torso sides, the shoulders and the hips, and
+        focal × 2.3 m / the keypoints' image extent; foreshortening only shortens what the
+        camera sees, so each is an upper bound and the smallest wins. Then the 2D torso
+        centre is back-projected to that depth."""
         with torch.no_grad():
             zeros = {"betas": torch.zeros(1, self.num_betas), "global_orient": torch.zeros(1, 3),
                      "body_pose": torch.zeros(1, self.body_dim)}
-            out, kp3d = self._forward({k: v.to(points) for k, v in zeros.items()})
+            out, kp3d = self._forward({k: v.to(points) for k, v in zeros.items()}, full_mesh=True)
         kp3d = kp3d[0]
         names = self.kmap.names
         idx = {n: i for i, n in enumerate(names)}
         batch = points.shape[0]
         focal = intrinsics[:, 0, 0]
         seen = conf > 0
-        length_2d = torch.zeros(batch, dtype=points.dtype)
-        length_3d = torch.zeros(batch, dtype=points.dtype)
-        pairs = [("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")]
-        for options in (pairs, [("left_shoulder", "right_shoulder")]):
-            todo = length_2d == 0
-            total_2d, total_3d, count = 0.0, 0.0, 0
-            for a, b in options:
-                ok = seen[:, idx[a]] & seen[:, idx[b]]
+        # Each rigid segment gives depth = focal * length_3d / length_2d. Foreshortening only
+        # shortens a 2D length, so every cue over-estimates depth: keep the smallest.
+        depth = torch.full((batch,), float("inf"), dtype=points.dtype)
+        cues = ([("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")],
+                [("left_shoulder", "right_shoulder")], [("left_hip", "right_hip")])
+        for pairs in cues:
+            total_2d = torch.zeros(batch, dtype=points.dtype)
+            total_3d = torch.zeros(batch, dtype=points.dtype)
+            count = torch.zeros(batch, dtype=points.dtype)
+            for a, b in pairs:
+                ok = (seen[:, idx[a]] & seen[:, idx[b]]).to(points.dtype)
                 total_2d = total_2d + ok * (points[:, idx[a]] - points[:, idx[b]]).norm(dim=-1)
                 total_3d = total_3d + ok * (kp3d[idx[a]] - kp3d[idx[b]]).norm()
-                count = count + ok.to(points.dtype)
-            use = todo & (count > 0)
-            length_2d = torch.where(use, total_2d / count.clamp(min=1), length_2d)
-            length_3d = torch.where(use, total_3d / count.clamp(min=1), length_3d)
+                count = count + ok
+            cue = focal * total_3d / total_2d.clamp(min=1.0)
+            depth = torch.where((count > 0) & (total_2d > 1.0), torch.minimum(depth, cue), depth)
+        # The keypoints' image extent bounds depth too: no pose spans more than
+        # MAX_EXTENT_M in 3D (arms raised), whatever the foreshortening of the torso.
         extent = self._extent_2d(points, seen)
-        body_height = float(out.vertices[0, :, 1].max() - out.vertices[0, :, 1].min())
-        fallback = length_2d == 0
-        length_2d = torch.where(fallback, extent, length_2d)
-        length_3d = torch.where(fallback, torch.full_like(extent, body_height), length_3d)
-        depth = focal * length_3d / length_2d.clamp(min=1.0)
+        depth = torch.minimum(depth, focal * MAX_EXTENT_M / extent.clamp(min=1.0))
 
         torso = seen & self.torso_mask
         torso = torch.where(torso.any(1, keepdim=True), torso, seen)
@@ -221,8 +257,9 @@ class SMPLify:
         return (hi - lo).norm(dim=-1)
 
     # ----------------------------------------------------------------- objective
-    def _loss_terms(self, params, targets, conf, intrinsics, size, scale, depth_init, stage: Stage):
-        out, kp3d = self._forward(params)
+    def _loss_terms(self, params, targets, conf, intrinsics, size, scale, depth_init, stage: Stage,
+                    full_mesh: bool = False):
+        out, kp3d = self._forward(params, full_mesh)
         proj = self._camera(intrinsics, params["transl"], size).project(kp3d)
         weight = conf * self.kmap.available.to(conf)
         if stage.torso_only:
@@ -233,8 +270,9 @@ class SMPLify:
         terms["pose"] = self._pose_prior(params["body_pose"])
         terms["shape"] = shape_prior(params["betas"])
         terms["bend"] = bending_prior(torch.nn.functional.pad(params["body_pose"], (0, 69 - self.body_dim)))
+        terms["upright"] = upright_prior(params["global_orient"])
         total = terms["data"] + stage.pose_weight * terms["pose"] + stage.shape_weight * terms["shape"] \
-            + stage.bend_weight * terms["bend"]
+            + stage.bend_weight * terms["bend"] + self.upright_weight * terms["upright"]
         if stage.depth_weight:
             total = total + stage.depth_weight * (params["transl"][:, 2] - depth_init).square()
         return total, terms, out, kp3d, proj
@@ -343,7 +381,7 @@ class SMPLify:
     def _result(self, params, targets, conf, intr, size, scale, depth0, iterations) -> FitResult:
         with torch.no_grad():
             _, terms, out, kp3d, proj = self._loss_terms(params, targets, conf, intr, size, scale,
-                                                         depth0, self.stages[-1])
+                                                         depth0, self.stages[-1], full_mesh=True)
             seen = (conf > 0) & self.kmap.available
             err = ((proj - targets).norm(dim=-1) * seen).sum(1) / seen.sum(1).clamp(min=1)
         betas = torch.nn.functional.pad(params["betas"], (0, self.model.num_betas - self.num_betas))

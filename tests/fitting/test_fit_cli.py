@@ -109,3 +109,11 @@ def test_unreadable_image_and_size_mismatch(tmp_path, capsys):
     save_image(small, load_image(PHOTO)[::4, ::4])
     assert main(["fit", str(small), "--keypoints", str(KEYPOINTS), "--out", str(tmp_path / "o2"), "--quiet"]) == 2
     assert "keypoints do not match the image size 160x120" in capsys.readouterr().err
+
+
+def test_detect_without_mediapipe_says_how_to_install(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # as on an install without the extra
+    assert main(["fit", str(PHOTO), "--detect", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "pip install 'humanrecon[detect]'" in capsys.readouterr().err

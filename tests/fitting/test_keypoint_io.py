@@ -120,3 +120,19 @@ def test_validate_against_image(tmp_path):
     sized = from_array(np.ones((17, 3)), "coco17", source="c.json", image_size=(320, 240))
     with pytest.raises(KeypointFileError, match="keypoints are for a 320x240 image, the image is 640x480"):
         validate(sized, 640, 480)
+
+
+def test_focal_from_exif(tmp_path):
+    from PIL import Image
+
+    from humanrecon.fitting.pipeline import focal_from_exif
+
+    path = tmp_path / "photo.jpg"
+    image = Image.new("RGB", (400, 300))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[41989] = 28  # FocalLengthIn35mmFilm
+    image.save(path, exif=exif)
+    assert focal_from_exif(path, 400, 300) == pytest.approx(28 / 36 * 400)
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (400, 300)).save(plain)
+    assert focal_from_exif(plain, 400, 300) is None

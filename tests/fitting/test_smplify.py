@@ -56,7 +56,7 @@ def test_result_is_consistent(fitted, subjects):
     torch.testing.assert_close(reprojected, fitted.keypoints_2d, atol=1e-3, rtol=0)
     person = fitted.person(0)
     assert len(person["body_pose"]) == 69 and person["camera"]["width"] == subjects.image_size[0]
-    assert set(person["losses"]) == {"data", "pose", "shape", "bend"}
+    assert set(person["losses"]) == {"data", "pose", "shape", "bend", "upright"}
 
 
 def test_deterministic(model, subjects):
@@ -181,3 +181,11 @@ def test_official_smpl_layout_model_fits(tmp_path, model, subjects):
     result = fitter.fit(subjects.keypoints[:2], subjects.confidence[:2], subjects.camera.K[:2], subjects.image_size,
                         progress=False)
     assert result.reprojection_error_px.mean() < 25.0
+
+
+def test_upright_prior():
+    from humanrecon.fitting.priors import upright_prior
+
+    angles = torch.tensor([[0.0, 1.3, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, -0.5]])  # yaw, pitch, roll
+    expected = torch.tensor([0.0, np.sin(0.3) ** 2, np.sin(0.5) ** 2], dtype=torch.float32)
+    torch.testing.assert_close(upright_prior(angles), expected)
