@@ -10,11 +10,11 @@ the "camera translation" of SMPLify. A person seen from the back simply gets
 Objective per person (SMPLify's, with an anatomical joint-limit prior by default):
 Geman-McClure robust reprojection error of the model keypoints (confidence-weighted,
 measured in percent of the person's height in the image, so weights depend neither on the
-image resolution nor on the person's distance) + pose prior + shape prior + elbow/knee bending prior (+ a depth term in the
-first stage). Stages: (1) camera translation and global orientation on the torso, started
+image resolution nor on the person's distance) + pose prior + shape prior + elbow/knee
+bending prior + upright prior (+ a depth term in the first stage). Stages: (1) camera translation and global orientation on the torso, started
 from four body orientations (facing the camera, away, and both sides); (2..) everything,
-with the prior weights decreasing, for the two best starts per person; the better
-result is kept. All people/images are one batched optimisation.
+with the prior weights decreasing, for every start (``keep``, default all four); the
+result with the lowest loss is kept. All people/images are one batched optimisation.
 """
 
 from __future__ import annotations
