@@ -189,3 +189,16 @@ def test_upright_prior():
     angles = torch.tensor([[0.0, 1.3, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, -0.5]])  # yaw, pitch, roll
     expected = torch.tensor([0.0, np.sin(0.3) ** 2, np.sin(0.5) ** 2], dtype=torch.float32)
     torch.testing.assert_close(upright_prior(angles), expected)
+
+
+def test_smplx_layout_model_runs(tmp_path, subjects):
+    """SMPL-X's 63-dim body pose goes through the same priors (joint limits of SMPL's first
+    21 body joints) and keypoint map (skeleton joints + smplx vertex picks)."""
+    from tests.body.model_factory import random_model_arrays, write_npz
+
+    smplx_model = BodyModel.load(write_npz(random_model_arrays("smplx"), tmp_path / "SMPLX_NEUTRAL.npz"))
+    fitter = SMPLify(smplx_model, stages=QUICK[:2])
+    assert fitter.body_dim == 63 and bool(fitter.kmap.available.all())
+    result = fitter.fit(subjects.keypoints[:1], subjects.confidence[:1], subjects.camera.K[:1], subjects.image_size,
+                        progress=False)
+    assert result.body_pose.shape == (1, 63) and torch.isfinite(result.vertices).all()
