@@ -1,0 +1,23 @@
+"""Neural implicit shapes: occupancy networks, DeepSDF and IGR (learning from point
+clouds), their losses and single-shape training."""
+
+from humanrecon.implicit.losses import (
+    clamped_l1,
+    eikonal_loss,
+    gradient,
+    latent_regularizer,
+    occupancy_bce,
+)
+from humanrecon.implicit.networks import (
+    FourierFeatures,
+    ImplicitMLP,
+    OccupancyNetwork,
+    PointNetEncoder,
+    deepsdf_decoder,
+    igr_network,
+)
+
+__all__ = [
+    "FourierFeatures", "ImplicitMLP", "OccupancyNetwork", "PointNetEncoder", "clamped_l1", "deepsdf_decoder",
+    "eikonal_loss", "gradient", "igr_network", "latent_regularizer", "occupancy_bce",
+]

@@ -1,0 +1,200 @@
+"""Single-shape training of implicit networks: occupancy (BCE), DeepSDF (clamped L1 +
+code prior) and IGR from raw points (surface + eikonal + optional normal terms).
+
+Every trainer runs the same loop (:func:`optimize`): Adam with a cosine learning-rate
+decay, a progress bar, periodic checkpoints, and a guard that stops with a clear message
+when the loss stops being finite, keeping the last good checkpoint on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from humanrecon.implicit.losses import clamped_l1, eikonal_loss, gradient, latent_regularizer, occupancy_bce
+from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP, OccupancyNetwork
+
+Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+@dataclass
+class TrainConfig:
+    """Training-loop settings. ``checkpoint``: where to save (None: nowhere)."""
+
+    steps: int = 2000
+    batch_points: int = 8192
+    lr: float = 1e-3
+    min_lr_fraction: float = 0.05
+    seed: int = 0
+    checkpoint: Path | None = None
+    checkpoint_every: int = 500
+    progress: bool = True
+
+
+@dataclass
+class History:
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class ImplicitShape(nn.Module):
+    """A trained single shape: network + its code, callable on points for meshing.
+
+    ``kind``: ``"occ"`` (values are occupancy logits, inside > 0), ``"sdf"`` or ``"igr"``
+    (signed distances, inside < 0). ``forward(points (N, 3)) -> (N,)``. ``bounds``: the
+    box ``(2, 3)`` (metres) the shape was trained in, for mesh extraction.
+    """
+
+    def __init__(self, kind: str, network: nn.Module, code: torch.Tensor | None, bounds: torch.Tensor,
+                 config: dict) -> None:
+        super().__init__()
+        if kind not in ("occ", "sdf", "igr"):
+            raise ValueError(f"kind must be 'occ', 'sdf' or 'igr', got '{kind}'")
+        self.kind = kind
+        self.network = network
+        self.code = nn.Parameter(code) if code is not None else None
+        self.register_buffer("bounds", torch.as_tensor(bounds, dtype=torch.float32).reshape(2, 3))
+        self.config = config
+
+    @property
+    def level(self) -> float:
+        return 0.0
+
+    @property
+    def inside(self) -> str:
+        """``"positive"`` for occupancy logits, ``"negative"`` for signed distances."""
+        return "positive" if self.kind == "occ" else "negative"
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        code = None if self.code is None else self.code.expand(1, -1)
+        return self.network(points[None], code)[0]
+
+    def save(self, path: str | Path) -> Path:
+        """Write a checkpoint (config + weights) that :meth:`load` restores."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save({"kind": self.kind, "config": self.config, "state_dict": self.state_dict()}, tmp)
+        tmp.replace(path)  # never leave a half-written checkpoint
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "ImplicitShape":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: checkpoint not found")
+        try:
+            data = torch.load(path, map_location=map_location, weights_only=True)
+            shape = build_shape(data["kind"], data["config"])
+            shape.load_state_dict(data["state_dict"])
+        except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+            raise ValueError(f"{path}: not a humanrecon implicit-shape checkpoint ({exc})") from exc
+        return shape
+
+
+def build_shape(kind: str, config: dict) -> ImplicitShape:
+    """Network + code for a ``kind`` from a plain config dict (also used to restore)."""
+    encoding = FourierFeatures(config.get("frequencies", 0), config.get("encoding_scale", 1.0))
+    c_dim = config.get("c_dim", 0)
+    if kind == "occ":
+        network = OccupancyNetwork(max(c_dim, 1), config.get("hidden", 128), config.get("blocks", 3), encoding)
+        c_dim = max(c_dim, 1)
+    elif kind == "sdf":
+        network = ImplicitMLP(c_dim, config.get("hidden", 256), config.get("layers", 6), activation="relu",
+                              weight_norm=True, output_tanh=False, encoding=encoding)
+    else:
+        network = ImplicitMLP(0, config.get("hidden", 256), config.get("layers", 6), activation="softplus",
+                              geometric_init=True, init_radius=config.get("init_radius", 0.5), encoding=encoding)
+        c_dim = 0
+    code = torch.zeros(c_dim) if c_dim else None
+    return ImplicitShape(kind, network, code, torch.tensor(config["bounds"]), dict(config, c_dim=c_dim))
+
+
+def optimize(shape: ImplicitShape, loss_fn: Callable[[int, torch.Generator], torch.Tensor],
+             config: TrainConfig) -> History:
+    """Adam + cosine decay over ``config.steps``; checkpoints every ``checkpoint_every``
+    steps (only while the loss is finite); raises :class:`TrainingDivergedError` at the
+    first non-finite loss, naming the last good checkpoint."""
+    import time
+
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    opt = torch.optim.Adam(shape.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: config.min_lr_fraction + (1 - config.min_lr_fraction) * 0.5 * (1 + math.cos(math.pi * k / config.steps)))
+    history, start, last_good = History(), time.perf_counter(), None
+    bar = tqdm(range(config.steps), desc=f"train {shape.kind}", disable=not config.progress, leave=False)
+    for step in bar:
+        opt.zero_grad()
+        loss = loss_fn(step, generator)
+        if not torch.isfinite(loss):
+            where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+            raise TrainingDivergedError(f"training {shape.kind}: loss became {loss.item()} at step {step}; {where}")
+        loss.backward()
+        opt.step()
+        schedule.step()
+        history.losses.append(loss.item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{history.losses[-1]:.4g}")
+        if config.checkpoint and (step + 1) % config.checkpoint_every == 0:
+            last_good = shape.save(config.checkpoint)
+    if config.checkpoint:
+        shape.save(config.checkpoint)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def train_occupancy(shape: ImplicitShape, sampler: Sampler, config: TrainConfig) -> History:
+    """Occupancy Networks' objective on ``sampler(n, generator) -> (points (n, 3), occupancy (n,))``."""
+    def loss_fn(step, generator):
+        points, occ = sampler(config.batch_points, generator)
+        return occupancy_bce(shape(points), occ)
+    return optimize(shape, loss_fn, config)
+
+
+def train_sdf(shape: ImplicitShape, sampler: Sampler, config: TrainConfig, delta: float = 0.1,
+              code_sigma: float = 0.01, code_weight: float = 1e-4) -> History:
+    """DeepSDF's objective on ``sampler(n, generator) -> (points (n, 3), sdf (n,))``:
+    clamped L1 (δ metres) + ``code_weight · |z|²/σ²``."""
+    def loss_fn(step, generator):
+        points, sdf = sampler(config.batch_points, generator)
+        loss = clamped_l1(shape(points), sdf, delta)
+        if shape.code is not None:
+            loss = loss + code_weight * latent_regularizer(shape.code[None], code_sigma)
+        return loss
+    return optimize(shape, loss_fn, config)
+
+
+def train_igr(shape: ImplicitShape, points: torch.Tensor, config: TrainConfig, normals: torch.Tensor | None = None,
+              eikonal_weight: float = 0.1, normal_weight: float = 1.0, local_sigma: float | None = None) -> History:
+    """IGR from a raw point cloud ``points (M, 3)`` (optional unit ``normals (M, 3)``):
+    ``mean |f(x_surf)| + τ mean |∇f(x_surf) − n| + λ mean (|∇f(x)| − 1)²`` with ``x`` the
+    surface points moved by N(0, local_sigma²) (default: 5 % of the box size) plus uniform
+    points in the box. No ground-truth distance is used."""
+    points = torch.as_tensor(points, dtype=torch.float32)
+    lo, hi = shape.bounds[0], shape.bounds[1]
+    sigma = local_sigma if local_sigma is not None else 0.05 * float((hi - lo).max())
+
+    def loss_fn(step, generator):
+        idx = torch.randint(len(points), (config.batch_points,), generator=generator)
+        surface = points[idx].clone().requires_grad_(normals is not None)
+        local = surface.detach() + sigma * torch.randn(surface.shape, generator=generator)
+        uniform = lo + (hi - lo) * torch.rand(config.batch_points // 8, 3, generator=generator)
+        space = torch.cat([local, uniform]).requires_grad_(True)
+        values = shape(surface)
+        loss = values.abs().mean()
+        if normals is not None:
+            loss = loss + normal_weight * (gradient(values, surface) - normals[idx]).norm(dim=-1).mean()
+        return loss + eikonal_weight * eikonal_loss(gradient(shape(space), space))
+    return optimize(shape, loss_fn, config)
