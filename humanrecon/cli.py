@@ -130,6 +130,68 @@ def _load_pose_prior(path: str | None):
     return GMMPosePrior.load(path)
 
 
+# --------------------------------------------------------------------------- implicit
+def cmd_implicit_train(args: argparse.Namespace) -> None:
+    """Fit an implicit shape to a watertight mesh (occupancy or DeepSDF) or to a point
+    cloud (IGR), writing a checkpoint."""
+    from humanrecon.implicit.train import TrainConfig, TrainingDivergedError
+
+    out = Path(args.out)
+    _check_writable(out, args.overwrite)
+    if bool(args.mesh) == bool(args.points):
+        raise CommandError("give exactly one of --mesh (watertight mesh) or --points (point cloud)")
+    if args.points and args.kind == "occ":
+        raise CommandError("a point cloud has no inside/outside labels: use --kind sdf (learned with IGR)")
+    network = {"hidden": args.hidden, "layers": args.layers, "blocks": args.blocks, "frequencies": args.frequencies}
+    config = TrainConfig(steps=args.steps, batch_points=args.batch_points, lr=args.lr, seed=args.seed,
+                         checkpoint=out, checkpoint_every=max(1, args.steps // 10), progress=not args.quiet)
+    try:
+        if args.mesh:
+            from humanrecon.geometry.mesh_io import load_mesh
+            from humanrecon.implicit.data import fit_mesh
+
+            mesh = load_mesh(args.mesh)
+            shape = fit_mesh(mesh.vertices, mesh.faces, args.kind, config, network, repair=args.repair,
+                             source=str(args.mesh), n_points=args.pool_points)
+        else:
+            from humanrecon.implicit.data import fit_points, read_point_cloud
+
+            points, normals = read_point_cloud(args.points, need_normals=args.use_normals)
+            shape = fit_points(points, config, normals if args.use_normals else None, network)
+    except TrainingDivergedError as exc:
+        raise CommandError(str(exc)) from exc
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"wrote {shape.save(out)} ({shape.kind}, {sum(p.numel() for p in shape.parameters())} parameters)")
+
+
+def cmd_implicit_extract(args: argparse.Namespace) -> None:
+    """Extract a mesh from an implicit-shape checkpoint (and a PNG picture of it)."""
+    from humanrecon.geometry.meshing import extract_mesh
+    from humanrecon.implicit.train import ImplicitShape
+
+    out = Path(args.out)
+    png = Path(args.png) if args.png else None
+    for path in (out, png):
+        if path is not None:
+            _check_writable(path, args.overwrite)
+    try:
+        shape = ImplicitShape.load(args.model).eval()
+        result = extract_mesh(shape, shape.bounds.numpy(), args.resolution, shape.level, inside=shape.inside,
+                              hierarchical=not args.dense, initial_resolution=args.initial_resolution,
+                              progress=not args.quiet)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CommandError(str(exc)) from exc
+    result.save(out)
+    print(f"wrote {out} ({len(result.mesh.vertices)} vertices; {result.num_evaluations} network evaluations, "
+          f"{result.ratio:.3f} of a dense grid, {result.seconds:.1f} s)")
+    if png is not None:
+        from humanrecon.render import overview_image, save_image
+
+        save_image(png, overview_image(result.mesh.vertices, result.mesh.faces, views=("front", "left")))
+        print(f"wrote {png}")
+
+
 # --------------------------------------------------------------------------- info
 def cmd_info(args: argparse.Namespace) -> None:
     """Print versions, devices and the body models humanrecon can find."""
@@ -231,6 +293,40 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(func=cmd_fit)
+
+    implicit = sub.add_parser("implicit", help="neural implicit shapes: train, extract meshes")
+    implicit_sub = implicit.add_subparsers(dest="implicit_command", metavar="ACTION")
+    implicit_sub.required = True
+    train = implicit_sub.add_parser("train", help="fit an occupancy network / DeepSDF to a mesh, or IGR to points")
+    train.add_argument("--mesh", default="", help="watertight mesh (.obj, .ply, ...), metres")
+    train.add_argument("--points", default="", help="point cloud (.ply, .pcd, .xyz), metres: learned with IGR")
+    train.add_argument("--kind", default="sdf", choices=("occ", "sdf"),
+                       help="occ: occupancy network; sdf: DeepSDF (mesh) or IGR (points)")
+    train.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    train.add_argument("--steps", type=int, default=3000)
+    train.add_argument("--batch-points", type=int, default=8192)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--hidden", type=int, default=256)
+    train.add_argument("--layers", type=int, default=6, help="hidden layers (DeepSDF/IGR)")
+    train.add_argument("--blocks", type=int, default=3, help="ResNet blocks (occupancy network)")
+    train.add_argument("--frequencies", type=int, default=0, help="Fourier-feature frequencies (0: raw xyz)")
+    train.add_argument("--pool-points", type=int, default=300_000, help="ground-truth points sampled from the mesh")
+    train.add_argument("--use-normals", action="store_true", help="IGR: use the point cloud's normals")
+    train.add_argument("--repair", action="store_true", help="try to repair a non-watertight mesh")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--overwrite", action="store_true")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=cmd_implicit_train)
+    extract = implicit_sub.add_parser("extract", help="extract a mesh from a trained implicit shape")
+    extract.add_argument("model", help="checkpoint from 'humanrecon implicit train'")
+    extract.add_argument("--out", required=True, help="mesh to write (.ply, .obj)")
+    extract.add_argument("--resolution", type=int, default=256, help="grid cells per axis")
+    extract.add_argument("--initial-resolution", type=int, default=32, help="first level of the hierarchical extraction")
+    extract.add_argument("--dense", action="store_true", help="evaluate the full grid instead of MISE-style refinement")
+    extract.add_argument("--png", default="", help="also write a picture of the mesh")
+    extract.add_argument("--overwrite", action="store_true")
+    extract.add_argument("--quiet", action="store_true")
+    extract.set_defaults(func=cmd_implicit_extract)
 
     info = sub.add_parser("info", help="versions, device and the body models found")
     info.add_argument("model_dirs", nargs="*", help="folders to scan for SMPL-family model files")

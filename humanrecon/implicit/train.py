@@ -53,7 +53,9 @@ class ImplicitShape(nn.Module):
 
     ``kind``: ``"occ"`` (values are occupancy logits, inside > 0), ``"sdf"`` or ``"igr"``
     (signed distances, inside < 0). ``forward(points (N, 3)) -> (N,)``. ``bounds``: the
-    box ``(2, 3)`` (metres) the shape was trained in, for mesh extraction.
+    box ``(2, 3)`` (metres) the shape was trained in, for mesh extraction; ``centre``
+    ``(3,)``: subtracted from points before the network (IGR's geometric initialisation
+    is a sphere around the network's origin).
     """
 
     def __init__(self, kind: str, network: nn.Module, code: torch.Tensor | None, bounds: torch.Tensor,
@@ -65,6 +67,7 @@ class ImplicitShape(nn.Module):
         self.network = network
         self.code = nn.Parameter(code) if code is not None else None
         self.register_buffer("bounds", torch.as_tensor(bounds, dtype=torch.float32).reshape(2, 3))
+        self.register_buffer("centre", torch.as_tensor(config.get("centre", (0.0, 0.0, 0.0)), dtype=torch.float32))
         self.config = config
 
     @property
@@ -78,7 +81,7 @@ class ImplicitShape(nn.Module):
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         code = None if self.code is None else self.code.expand(1, -1)
-        return self.network(points[None], code)[0]
+        return self.network((points - self.centre)[None], code)[0]
 
     def save(self, path: str | Path) -> Path:
         """Write a checkpoint (config + weights) that :meth:`load` restores."""
