@@ -201,3 +201,46 @@ def train_igr(shape: ImplicitShape, points: torch.Tensor, config: TrainConfig, n
             loss = loss + normal_weight * (gradient(values, surface) - normals[idx]).norm(dim=-1).mean()
         return loss + eikonal_weight * eikonal_loss(gradient(shape(space), space))
     return optimize(shape, loss_fn, config)
+
+
+def train_autodecoder(network: nn.Module, samplers: list[Sampler], config: TrainConfig, delta: float = 0.1,
+                      code_sigma: float = 0.01, code_weight: float = 1e-4) -> tuple[torch.Tensor, History]:
+    """DeepSDF's auto-decoder over several shapes: one code per shape (``network.c_dim``),
+    initialised N(0, σ²), learned jointly with the network. Each step draws
+    ``batch_points / S`` points per shape. Returns the codes ``(S, C)`` and the history."""
+    num_shapes, c_dim = len(samplers), network.c_dim
+    holder = ImplicitShape("sdf", network, None, torch.zeros(2, 3), {})
+    holder.codes = nn.Parameter(code_sigma * torch.randn(num_shapes, c_dim,
+                                                         generator=torch.Generator().manual_seed(config.seed)))
+    per_shape = max(1, config.batch_points // num_shapes)
+
+    def loss_fn(step, generator):
+        batches = [sampler(per_shape, generator) for sampler in samplers]
+        points = torch.stack([b[0] for b in batches])
+        sdf = torch.stack([b[1] for b in batches])
+        pred = network(points, holder.codes)
+        return clamped_l1(pred, sdf, delta) + code_weight * latent_regularizer(holder.codes, code_sigma)
+    history = optimize(holder, loss_fn, config)
+    return holder.codes.detach().clone(), history
+
+
+def infer_code(network: nn.Module, points: torch.Tensor, sdf: torch.Tensor, steps: int = 500, lr: float = 5e-3,
+               delta: float = 0.1, code_sigma: float = 0.01, code_weight: float = 1e-4, seed: int = 0) -> torch.Tensor:
+    """DeepSDF inference: the code ``(C,)`` of a new shape from its SDF samples
+    ``points (N, 3)``, ``sdf (N,)`` by optimising the code with the network frozen."""
+    generator = torch.Generator().manual_seed(seed)
+    code = (code_sigma * torch.randn(1, network.c_dim, generator=generator)).requires_grad_(True)
+    for p in network.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.Adam([code], lr=lr)
+    try:
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = clamped_l1(network(points[None], code), sdf[None], delta) \
+                + code_weight * latent_regularizer(code, code_sigma)
+            loss.backward()
+            opt.step()
+    finally:
+        for p in network.parameters():
+            p.requires_grad_(True)
+    return code.detach()[0]
