@@ -4,6 +4,16 @@ Every subsystem uses these; none re-implements them.
 """
 
 from humanrecon.geometry.camera import Camera, focal_from_fov, intrinsics_from_focal, intrinsics_from_fov
+from humanrecon.geometry.meshing import ExtractionResult, extract_mesh
+from humanrecon.geometry.metrics import (
+    chamfer_distance,
+    f_score,
+    mesh_iou,
+    mesh_metrics,
+    normal_consistency,
+    volumetric_iou,
+)
+from humanrecon.geometry.sdf import MeshSDF, sample_occupancy_points, sample_sdf_points, sample_surface
 from humanrecon.geometry.rotations import (
     axis_angle_to_matrix,
     axis_angle_to_quaternion,
@@ -16,8 +26,9 @@ from humanrecon.geometry.rotations import (
 )
 
 __all__ = [
-    "Camera", "axis_angle_to_matrix", "axis_angle_to_quaternion", "focal_from_fov",
-    "intrinsics_from_focal", "intrinsics_from_fov", "matrix_to_axis_angle",
-    "matrix_to_quaternion", "matrix_to_rotation_6d", "quaternion_to_axis_angle",
-    "quaternion_to_matrix", "rotation_6d_to_matrix",
+    "Camera", "ExtractionResult", "MeshSDF", "axis_angle_to_matrix", "axis_angle_to_quaternion",
+    "chamfer_distance", "extract_mesh", "f_score", "focal_from_fov", "intrinsics_from_focal",
+    "intrinsics_from_fov", "matrix_to_axis_angle", "matrix_to_quaternion", "matrix_to_rotation_6d",
+    "mesh_iou", "mesh_metrics", "normal_consistency", "quaternion_to_axis_angle", "quaternion_to_matrix",
+    "rotation_6d_to_matrix", "sample_occupancy_points", "sample_sdf_points", "sample_surface", "volumetric_iou",
 ]

@@ -54,9 +54,13 @@ def fit_mesh(vertices, faces, kind: str, config: TrainConfig, network: dict | No
     ``frequencies``, ``c_dim``."""
     mesh_sdf = MeshSDF(vertices, faces, repair=repair, source=source)
     pool = mesh_pool(mesh_sdf, kind, n_points, config.seed)
-    bounds = padded_bounds(np.asarray(mesh_sdf.vertices))
-    shape = build_shape(kind, dict(network or {}, bounds=bounds.tolist(),
-                                   encoding_scale=float((bounds[1] - bounds[0]).max())))
+    verts = np.asarray(mesh_sdf.vertices)
+    bounds = padded_bounds(verts)
+    centre = verts.mean(0)
+    settings = dict(network or {}, bounds=bounds.tolist(), encoding_scale=float((bounds[1] - bounds[0]).max()))
+    if kind == "sdf":  # start DeepSDF as a sphere around the shape (geometric initialisation)
+        settings.update(centre=centre.tolist(), init_radius=0.5 * float(np.linalg.norm(verts - centre, axis=1).mean()))
+    shape = build_shape(kind, settings)
     (train_occupancy if kind == "occ" else train_sdf)(shape, pool, config)
     return shape
 

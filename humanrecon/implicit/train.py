@@ -115,7 +115,8 @@ def build_shape(kind: str, config: dict) -> ImplicitShape:
         c_dim = max(c_dim, 1)
     elif kind == "sdf":
         network = ImplicitMLP(c_dim, config.get("hidden", 256), config.get("layers", 6), activation="relu",
-                              weight_norm=True, output_tanh=False, encoding=encoding)
+                              weight_norm=True, output_tanh=False, encoding=encoding,
+                              geometric_init="init_radius" in config, init_radius=config.get("init_radius", 0.5))
     else:
         network = ImplicitMLP(0, config.get("hidden", 256), config.get("layers", 6), activation="softplus",
                               geometric_init=True, init_radius=config.get("init_radius", 0.5), encoding=encoding)

@@ -1,0 +1,78 @@
+"""`humanrecon implicit train/extract` end to end on small inputs, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from humanrecon.cli import main
+
+FAST = ["--steps", "150", "--hidden", "32", "--layers", "3", "--blocks", "1", "--batch-points", "2048",
+        "--pool-points", "20000", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def sphere_mesh(tmp_path_factory):
+    path = tmp_path_factory.mktemp("m") / "sphere.obj"
+    trimesh.creation.icosphere(subdivisions=3, radius=0.3).export(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["occ", "sdf"])
+def test_train_and_extract_from_a_mesh(tmp_path, sphere_mesh, kind):
+    model, mesh_out, png = tmp_path / "m.pt", tmp_path / "out.ply", tmp_path / "out.png"
+    assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--kind", kind, "--out", str(model)] + FAST) == 0
+    assert main(["implicit", "extract", str(model), "--out", str(mesh_out), "--resolution", "64",
+                 "--png", str(png), "--quiet"]) == 0
+    mesh = trimesh.load(mesh_out, process=False)
+    radii = np.linalg.norm(mesh.vertices - mesh.vertices.mean(0), axis=1)
+    assert abs(np.median(radii) - 0.3) < 0.05
+    assert png.stat().st_size > 0
+
+
+def test_train_from_points_with_normals(tmp_path):
+    import open3d as o3d
+
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(3000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(0.3 * d))
+    cloud.normals = o3d.utility.Vector3dVector(d)
+    path = tmp_path / "cloud.ply"
+    o3d.io.write_point_cloud(str(path), cloud)
+    model = tmp_path / "igr.pt"
+    assert main(["implicit", "train", "--points", str(path), "--use-normals", "--out", str(model)] + FAST) == 0
+    assert main(["implicit", "extract", str(model), "--out", str(tmp_path / "o.ply"), "--resolution", "64", "--quiet"]) == 0
+
+
+def test_bad_inputs(tmp_path, sphere_mesh, capsys):
+    import open3d as o3d
+
+    # point cloud without normals when normals are requested
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.random.default_rng(0).normal(size=(100, 3))))
+    path = tmp_path / "nonormals.ply"
+    o3d.io.write_point_cloud(str(path), cloud)
+    assert main(["implicit", "train", "--points", str(path), "--use-normals", "--out", str(tmp_path / "a.pt")] + FAST) == 2
+    assert "nonormals.ply: normals were requested" in capsys.readouterr().err
+    # broken point cloud
+    broken = tmp_path / "broken.ply"
+    broken.write_text("ply\nformat ascii 1.0\nelement vertex 5\nend_header\n1 2\n")
+    assert main(["implicit", "train", "--points", str(broken), "--out", str(tmp_path / "b.pt")] + FAST) == 2
+    assert "broken.ply" in capsys.readouterr().err
+    # non-watertight mesh
+    open_mesh = trimesh.creation.icosphere(subdivisions=2, radius=0.3)
+    open_mesh.faces = open_mesh.faces[5:]
+    holes = tmp_path / "holes.obj"
+    open_mesh.export(holes)
+    assert main(["implicit", "train", "--mesh", str(holes), "--out", str(tmp_path / "c.pt")] + FAST) == 2
+    assert "holes.obj" in capsys.readouterr().err
+    # occupancy from points, both inputs, missing checkpoint, overwrite protection
+    assert main(["implicit", "train", "--points", str(path), "--kind", "occ", "--out", str(tmp_path / "d.pt")]) == 2
+    assert "no inside/outside labels" in capsys.readouterr().err
+    assert main(["implicit", "extract", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "e.ply")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    existing = tmp_path / "exists.pt"
+    existing.write_text("keep me")
+    assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--out", str(existing)] + FAST) == 2
+    assert existing.read_text() == "keep me"
