@@ -40,6 +40,7 @@ class TrainConfig:
     checkpoint: Path | None = None
     checkpoint_every: int = 500
     progress: bool = True
+    max_seconds: float | None = None  # stop early (after a whole step) once this wall time is spent
 
 
 @dataclass
@@ -153,6 +154,8 @@ def optimize(shape: ImplicitShape, loss_fn: Callable[[int, torch.Generator], tor
             bar.set_postfix(loss=f"{history.losses[-1]:.4g}")
         if config.checkpoint and (step + 1) % config.checkpoint_every == 0:
             last_good = shape.save(config.checkpoint)
+        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+            break
     if config.checkpoint:
         shape.save(config.checkpoint)
     history.seconds = time.perf_counter() - start

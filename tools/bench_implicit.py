@@ -1,0 +1,110 @@
+"""Quality and extraction-cost benchmark of the implicit-shape fits.
+
+For each mesh (the open body in its rest pose, and trimesh's torus as a second watertight
+shape) and each method — occupancy network (ground truth by ray casting), DeepSDF
+(single shape) and IGR from 100k surface points with normals (no distances) — train for a
+wall-clock budget on this CPU, extract the mesh at resolution 256 with the hierarchical
+(MISE-style) extractor, and compare with the ground-truth mesh (IoU, Chamfer-L1,
+normal consistency, F-score at 1 cm). For the first fitted shape it also extracts densely
+at 256 and reports the hierarchical/dense ratio of network evaluations and time and the
+Chamfer difference (target: <= 0.15 of the evaluations, Chamfer within 5 %).
+Prints one JSON line per (mesh, method) and one for the extraction comparison.
+
+    python tools/bench_implicit.py [--budget 600] [--meshes body,torus] [--methods occ,sdf,igr]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from humanrecon.geometry.meshing import extract_mesh  # noqa: E402
+from humanrecon.geometry.metrics import mesh_metrics  # noqa: E402
+from humanrecon.geometry.sdf import sample_surface  # noqa: E402
+from humanrecon.implicit.data import fit_mesh, fit_points  # noqa: E402
+from humanrecon.implicit.train import TrainConfig  # noqa: E402
+
+TARGETS = {"body": {"sdf": {"iou": 0.95, "chamfer_l1_mm": 2.0}, "igr": {"iou": 0.95, "chamfer_l1_mm": 2.0},
+                    "occ": {"iou": 0.93}}}
+
+
+def load_mesh(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Ground-truth meshes in metres: the open body (rest pose) or a torus."""
+    if name == "body":
+        from humanrecon.body import BodyModel
+
+        model = BodyModel.load("open")
+        with torch.no_grad():
+            return model().vertices[0].numpy(), model.faces
+    if name == "torus":
+        import trimesh
+
+        mesh = trimesh.creation.torus(major_radius=0.3, minor_radius=0.1, major_sections=96, minor_sections=48)
+        return np.asarray(mesh.vertices, dtype=np.float32), np.asarray(mesh.faces)
+    raise ValueError(f"unknown mesh '{name}'")
+
+
+def fit(method: str, vertices, faces, budget: float, seed: int):
+    network = {"hidden": 256, "layers": 6, "blocks": 4, "frequencies": 6 if method != "igr" else 0}
+    config = TrainConfig(steps=100_000, batch_points=8192 if method != "igr" else 4096, lr=5e-4, seed=seed,
+                         progress=False, max_seconds=budget)
+    if method == "igr":
+        points, normals = sample_surface(vertices, faces, 100_000, seed=seed)
+        return fit_points(points, config, normals, network)
+    return fit_mesh(vertices, faces, method, config, network)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budget", type=float, default=600.0, help="training seconds per fit")
+    parser.add_argument("--meshes", default="body,torus")
+    parser.add_argument("--methods", default="occ,sdf,igr")
+    parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-dense", action="store_true", help="skip the dense-vs-hierarchical comparison")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    compared = args.no_dense
+    for mesh_name in args.meshes.split(","):
+        vertices, faces = load_mesh(mesh_name)
+        for method in args.methods.split(","):
+            start = time.perf_counter()
+            shape = fit(method, vertices, faces, args.budget, args.seed).eval()
+            train_seconds = time.perf_counter() - start
+            hier = extract_mesh(shape, shape.bounds.numpy(), args.resolution, inside=shape.inside)
+            metrics = mesh_metrics(hier.mesh.vertices, hier.mesh.faces, vertices, faces, threshold=0.01)
+            print(json.dumps({
+                "benchmark": "implicit_fit", "mesh": mesh_name, "method": method, "budget_s": args.budget,
+                "train_seconds": round(train_seconds, 1), "iou": round(metrics["iou"], 4),
+                "chamfer_l1_mm": round(1000 * metrics["chamfer_l1"], 3),
+                "normal_consistency": round(metrics["normal_consistency"], 4),
+                "f_score_1cm": round(metrics["f_score"], 4), "resolution": args.resolution,
+                "targets": TARGETS.get(mesh_name, {}).get(method, {}),
+            }), flush=True)
+            if not compared:
+                compared = True
+                dense = extract_mesh(shape, shape.bounds.numpy(), args.resolution, inside=shape.inside,
+                                     hierarchical=False)
+                dense_metrics = mesh_metrics(dense.mesh.vertices, dense.mesh.faces, vertices, faces, threshold=0.01)
+                print(json.dumps({
+                    "benchmark": "mise_vs_dense", "mesh": mesh_name, "method": method, "resolution": args.resolution,
+                    "evaluations_ratio": round(hier.num_evaluations / dense.num_evaluations, 4),
+                    "time_ratio": round(hier.seconds / dense.seconds, 4),
+                    "chamfer_l1_mm_hier": round(1000 * metrics["chamfer_l1"], 3),
+                    "chamfer_l1_mm_dense": round(1000 * dense_metrics["chamfer_l1"], 3),
+                    "chamfer_rel_diff": round(abs(metrics["chamfer_l1"] / dense_metrics["chamfer_l1"] - 1), 4),
+                    "targets": {"evaluations_ratio": 0.15, "chamfer_rel_diff": 0.05},
+                }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
