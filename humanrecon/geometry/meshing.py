@@ -337,6 +337,7 @@ def extract_mesh(
     initial_resolution: int = 32,
     device: torch.device | str | None = None,
     progress: bool = False,
+    close_boundary: bool = True,
 ) -> ExtractionResult:
     """Extract the ``level`` iso-surface of ``fn`` inside ``bounds`` as a triangle mesh.
 
@@ -358,6 +359,9 @@ def extract_mesh(
         device: where points are sent; default the device of ``fn``'s parameters when it
             is an ``nn.Module``, else CPU.
         progress: print one line per level to stderr.
+        close_boundary: treat the faces of the box as outside, so a surface that leaves
+            the bounds (e.g. a learned field that is "inside" at the box edge) is capped
+            there and the mesh stays closed.
 
     Returns:
         :class:`ExtractionResult` with the mesh (world metres, outward normals) and
@@ -386,11 +390,26 @@ def extract_mesh(
         _report(progress, depth, levels, evaluator.count)
     del evaluated
 
+    if close_boundary:
+        values = _outside_shell(values, level, inside)
     mesh = _marching_cubes(values, level, inside, evaluator)
     return ExtractionResult(mesh=mesh, num_evaluations=evaluator.count,
                             dense_equivalent=(resolution + 1) ** 3,
                             seconds=time.perf_counter() - start,
                             voxel_size=tuple(float(s) for s in evaluator.scale))
+
+
+def _outside_shell(values: np.ndarray, level: float, inside: str) -> np.ndarray:
+    """Set the six faces of the volume to an outside value (a copy only where needed)."""
+    outside = level + 1.0 if inside == "negative" else level - 1.0
+    shell = np.zeros(values.shape, dtype=bool)
+    shell[[0, -1], :, :] = shell[:, [0, -1], :] = shell[:, :, [0, -1]] = True
+    inside_on_shell = (values[shell] < level) if inside == "negative" else (values[shell] > level)
+    if not inside_on_shell.any():
+        return values
+    values = values.copy()
+    values[shell] = np.where(inside_on_shell, outside, values[shell])
+    return values
 
 
 def _report(progress: bool, depth: int, levels: list[int], count: int) -> None:

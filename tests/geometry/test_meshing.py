@@ -280,3 +280,20 @@ def test_dense_accepts_any_resolution():
     fn, volume = sphere_sdf()
     res = extract_mesh(fn, BOUNDS, 45, hierarchical=False)
     assert res.mesh.is_watertight and res.mesh.volume == pytest.approx(volume, rel=0.03)
+
+
+def test_surface_leaving_the_bounds_is_capped_closed():
+    """A sphere larger than the box: with close_boundary (default) the mesh is closed at
+    the box faces; without it the cut surface stays open."""
+    import torch
+
+    from humanrecon.geometry.meshing import extract_mesh
+
+    def big_sphere(p: torch.Tensor) -> torch.Tensor:
+        return p.norm(dim=-1) - 0.6
+
+    bounds = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
+    closed = extract_mesh(big_sphere, bounds, 32, hierarchical=False).mesh
+    opened = extract_mesh(big_sphere, bounds, 32, hierarchical=False, close_boundary=False).mesh
+    assert closed.is_watertight and closed.volume > 0
+    assert not opened.is_watertight
