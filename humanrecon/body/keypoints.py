@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 SMPL_JOINT_NAMES = (
@@ -165,8 +164,3 @@ def keypoint_map(model, fmt: str = "body25") -> KeypointMap:
 #: SMPLify-X's choice for official topologies: OpenPose's neck is SMPL's neck joint and
 #: MidHip the pelvis; shoulders/elbows/wrists/hips/knees/ankles are the model's joints.
 _SMPL_SUBSTITUTES = {"neck": "neck", "mid_hip": "pelvis"}
-
-
-def keypoints_as_numpy(points: torch.Tensor) -> np.ndarray:
-    """Detach keypoints to a float32 numpy array on the CPU."""
-    return points.detach().cpu().numpy().astype(np.float32)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
-import zipfile
 
 import numpy as np
 import pytest

@@ -86,7 +86,6 @@ def test_gradcheck_lbs():
 
 
 def test_parents_must_precede_children():
-    x = _inputs()
     bad = PARENTS.clone()
     bad[3] = 7
     with pytest.raises(ValueError, match="parents must precede their children"):

@@ -15,7 +15,7 @@ from smplx.utils import Struct
 from humanrecon._assets import asset_path
 from humanrecon.body import BodyModel, keypoint_map
 from humanrecon.body.io import load_model_arrays
-from humanrecon.body.keypoints import BODY25_NAMES, SMPL_JOINT_NAMES
+from humanrecon.body.keypoints import BODY25_NAMES
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "open_body_reference.npz"
 
