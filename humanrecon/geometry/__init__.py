@@ -10,6 +10,7 @@ from humanrecon.geometry.metrics import (
     f_score,
     mesh_iou,
     mesh_metrics,
+    point_to_surface,
     normal_consistency,
     volumetric_iou,
 )
@@ -29,6 +30,6 @@ __all__ = [
     "Camera", "ExtractionResult", "MeshSDF", "axis_angle_to_matrix", "axis_angle_to_quaternion",
     "chamfer_distance", "extract_mesh", "f_score", "focal_from_fov", "intrinsics_from_focal",
     "intrinsics_from_fov", "matrix_to_axis_angle", "matrix_to_quaternion", "matrix_to_rotation_6d",
-    "mesh_iou", "mesh_metrics", "normal_consistency", "quaternion_to_axis_angle", "quaternion_to_matrix",
+    "mesh_iou", "mesh_metrics", "normal_consistency", "point_to_surface", "quaternion_to_axis_angle", "quaternion_to_matrix",
     "rotation_6d_to_matrix", "sample_occupancy_points", "sample_sdf_points", "sample_surface", "volumetric_iou",
 ]

@@ -40,7 +40,21 @@ class TrainConfig:
     checkpoint: Path | None = None
     checkpoint_every: int = 500
     progress: bool = True
-    max_seconds: float | None = None  # stop early (after a whole step) once this wall time is spent
+    #: wall-time budget: stop (after a whole step) once spent; the cosine schedule then
+    #: follows the larger of the step and the time fraction, so it still ends annealed
+    max_seconds: float | None = None
+
+    def progress_fraction(self, step: int, elapsed: float) -> float:
+        """How far training is, in [0, 1]: by steps, or by time when that is further."""
+        done = step / self.steps
+        if self.max_seconds:
+            done = max(done, elapsed / self.max_seconds)
+        return min(done, 1.0)
+
+    def learning_rate(self, step: int, elapsed: float) -> float:
+        """Cosine decay from ``lr`` to ``min_lr_fraction · lr`` over :meth:`progress_fraction`."""
+        cosine = 0.5 * (1 + math.cos(math.pi * self.progress_fraction(step, elapsed)))
+        return self.lr * (self.min_lr_fraction + (1 - self.min_lr_fraction) * cosine)
 
 
 @dataclass
@@ -128,19 +142,21 @@ def build_shape(kind: str, config: dict) -> ImplicitShape:
 
 def optimize(shape: ImplicitShape, loss_fn: Callable[[int, torch.Generator], torch.Tensor],
              config: TrainConfig) -> History:
-    """Adam + cosine decay over ``config.steps``; checkpoints every ``checkpoint_every``
-    steps (only while the loss is finite); raises :class:`TrainingDivergedError` at the
-    first non-finite loss, naming the last good checkpoint."""
+    """Adam + cosine decay over ``config.steps`` (or the time budget,
+    :meth:`TrainConfig.learning_rate`); checkpoints every ``checkpoint_every`` steps (only
+    while the loss is finite); raises :class:`TrainingDivergedError` at the first
+    non-finite loss, naming the last good checkpoint. Records the number of steps run in
+    ``shape.config["steps_trained"]``."""
     import time
 
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     opt = torch.optim.Adam(shape.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: config.min_lr_fraction + (1 - config.min_lr_fraction) * 0.5 * (1 + math.cos(math.pi * k / config.steps)))
     history, start, last_good = History(), time.perf_counter(), None
     bar = tqdm(range(config.steps), desc=f"train {shape.kind}", disable=not config.progress, leave=False)
     for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = config.learning_rate(step, time.perf_counter() - start)
         opt.zero_grad()
         loss = loss_fn(step, generator)
         if not torch.isfinite(loss):
@@ -148,8 +164,8 @@ def optimize(shape: ImplicitShape, loss_fn: Callable[[int, torch.Generator], tor
             raise TrainingDivergedError(f"training {shape.kind}: loss became {loss.item()} at step {step}; {where}")
         loss.backward()
         opt.step()
-        schedule.step()
         history.losses.append(loss.item())
+        shape.config["steps_trained"] = step + 1
         if step % 50 == 0:
             bar.set_postfix(loss=f"{history.losses[-1]:.4g}")
         if config.checkpoint and (step + 1) % config.checkpoint_every == 0:

@@ -12,6 +12,7 @@ from humanrecon.geometry.metrics import (
     f_score,
     mesh_iou,
     mesh_metrics,
+    point_to_surface,
     normal_consistency,
     volumetric_iou,
 )
@@ -86,10 +87,26 @@ def _vf(mesh):
 
 def test_identical_meshes(icosphere):
     m = mesh_metrics(*_vf(icosphere), *_vf(icosphere), n_points=20_000)
-    assert m["iou"] == 1.0 and m["chamfer_l1"] == 0.0 and m["chamfer_l2"] == 0.0
+    assert m["iou"] == 1.0 and m["chamfer_l1"] < 1e-6 and m["chamfer_l2"] < 1e-12
     assert m["normal_consistency"] == pytest.approx(1.0) and m["f_score"] == 1.0
-    m = mesh_metrics(*_vf(icosphere), *_vf(icosphere), n_points=20_000, paired_sampling=False)
-    assert 0 < m["chamfer_l1"] < 0.01 and m["iou"] == 1.0  # only the sampling floor
+    m = mesh_metrics(*_vf(icosphere), *_vf(icosphere), n_points=20_000, distance="points")
+    assert m["iou"] == 1.0 and m["chamfer_l1"] == 0.0 and m["chamfer_l2"] == 0.0
+    m = mesh_metrics(*_vf(icosphere), *_vf(icosphere), n_points=20_000, distance="points",
+                     paired_sampling=False)
+    assert 0.001 < m["chamfer_l1"] < 0.01 and m["iou"] == 1.0  # only the sampling floor
+    with pytest.raises(ValueError, match="distance"):
+        mesh_metrics(*_vf(icosphere), *_vf(icosphere), distance="hausdorff")
+
+
+def test_point_to_surface_of_a_box():
+    box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))  # faces at +-1
+    points = np.array([[0.0, 0.0, 3.0], [0.2, 0.1, 0.5], [2.0, 2.0, 0.0]])
+    d, n = point_to_surface(points, box.vertices, box.faces)
+    np.testing.assert_allclose(d, [2.0, 0.5, np.sqrt(2.0)], atol=1e-6)
+    np.testing.assert_allclose(n[0], [0, 0, 1], atol=1e-6)
+    np.testing.assert_allclose(n[1], [0, 0, 1], atol=1e-6)
+    with pytest.raises(ValueError, match="faces"):
+        point_to_surface(points, box.vertices, box.faces + 100)
 
 
 def test_concentric_spheres(icosphere):
@@ -102,6 +119,8 @@ def test_concentric_spheres(icosphere):
     assert m["f_score"] == 0.0  # every point is ~D = 5 cm > 1 cm from the other surface
     assert mesh_metrics(*_vf(icosphere), outer, icosphere.faces, n_points=20_000,
                         threshold=0.08)["f_score"] == 1.0
+    by_points = mesh_metrics(*_vf(icosphere), outer, icosphere.faces, n_points=20_000, distance="points")
+    assert by_points["chamfer_l1"] == pytest.approx(D, rel=0.03)
 
 
 def test_mesh_iou_inputs_and_seed(icosphere):

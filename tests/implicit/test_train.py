@@ -134,3 +134,15 @@ def test_autodecoder_learns_codes_and_infers_a_new_shape():
         values = net(probe[None], code[None])[0]
     assert abs(float(values[0])) < 0.04  # on the inferred surface
     assert values[1] < 0 < values[2]
+
+
+def test_learning_rate_schedule_by_steps_and_by_time():
+    config = TrainConfig(steps=100, lr=1e-3, min_lr_fraction=0.1)
+    assert config.learning_rate(0, 0.0) == pytest.approx(1e-3)
+    assert config.learning_rate(50, 0.0) == pytest.approx(0.55e-3)
+    assert config.learning_rate(100, 0.0) == pytest.approx(1e-4)
+    timed = TrainConfig(steps=10_000, lr=1e-3, min_lr_fraction=0.1, max_seconds=10.0)
+    # a time budget that ends first still anneals to the minimum
+    assert timed.learning_rate(10, 5.0) == pytest.approx(0.55e-3)
+    assert timed.learning_rate(20, 10.0) == pytest.approx(1e-4)
+    assert timed.learning_rate(20, 99.0) == pytest.approx(1e-4)
