@@ -328,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--quiet", action="store_true")
     extract.set_defaults(func=cmd_implicit_extract)
 
+    from humanrecon.nerf.cli import add_parser as add_nerf_parser
+
+    add_nerf_parser(sub)
+
     info = sub.add_parser("info", help="versions, device and the body models found")
     info.add_argument("model_dirs", nargs="*", help="folders to scan for SMPL-family model files")
     info.set_defaults(func=cmd_info)

@@ -14,6 +14,7 @@ from humanrecon.geometry.metrics import (
     normal_consistency,
     volumetric_iou,
 )
+from humanrecon.geometry.scene import look_at_centre, visible_bounds
 from humanrecon.geometry.sdf import MeshSDF, sample_occupancy_points, sample_sdf_points, sample_surface
 from humanrecon.geometry.rotations import (
     axis_angle_to_matrix,
@@ -29,7 +30,7 @@ from humanrecon.geometry.rotations import (
 __all__ = [
     "Camera", "ExtractionResult", "MeshSDF", "axis_angle_to_matrix", "axis_angle_to_quaternion",
     "chamfer_distance", "extract_mesh", "f_score", "focal_from_fov", "intrinsics_from_focal",
-    "intrinsics_from_fov", "matrix_to_axis_angle", "matrix_to_quaternion", "matrix_to_rotation_6d",
+    "intrinsics_from_fov", "look_at_centre", "matrix_to_axis_angle", "matrix_to_quaternion", "matrix_to_rotation_6d",
     "mesh_iou", "mesh_metrics", "normal_consistency", "point_to_surface", "quaternion_to_axis_angle", "quaternion_to_matrix",
-    "rotation_6d_to_matrix", "sample_occupancy_points", "sample_sdf_points", "sample_surface", "volumetric_iou",
+    "rotation_6d_to_matrix", "sample_occupancy_points", "sample_sdf_points", "sample_surface", "visible_bounds", "volumetric_iou",
 ]

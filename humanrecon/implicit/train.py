@@ -8,7 +8,6 @@ when the loss stops being finite, keeping the last good checkpoint on disk.
 
 from __future__ import annotations
 
-import math
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from humanrecon._schedule import cosine_decay, progress_fraction
 from humanrecon.implicit.losses import clamped_l1, eikonal_loss, gradient, latent_regularizer, occupancy_bce
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP, OccupancyNetwork
 
@@ -44,17 +44,11 @@ class TrainConfig:
     #: follows the larger of the step and the time fraction, so it still ends annealed
     max_seconds: float | None = None
 
-    def progress_fraction(self, step: int, elapsed: float) -> float:
-        """How far training is, in [0, 1]: by steps, or by time when that is further."""
-        done = step / self.steps
-        if self.max_seconds:
-            done = max(done, elapsed / self.max_seconds)
-        return min(done, 1.0)
-
     def learning_rate(self, step: int, elapsed: float) -> float:
-        """Cosine decay from ``lr`` to ``min_lr_fraction · lr`` over :meth:`progress_fraction`."""
-        cosine = 0.5 * (1 + math.cos(math.pi * self.progress_fraction(step, elapsed)))
-        return self.lr * (self.min_lr_fraction + (1 - self.min_lr_fraction) * cosine)
+        """Cosine decay from ``lr`` to ``min_lr_fraction · lr`` over the steps or the time
+        budget, whichever runs out first (``elapsed`` in seconds)."""
+        progress = progress_fraction(step, self.steps, elapsed, self.max_seconds)
+        return cosine_decay(self.lr, progress, self.min_lr_fraction)
 
 
 @dataclass

@@ -9,6 +9,8 @@ The one place pictures and synthetic views come from. Public names are loaded la
   ``to_float_image``
 * :mod:`.draw`: ``draw_points``, ``draw_skeleton``
 * :mod:`.overview`: ``overview_image`` (a row of turntable views of one mesh)
+* :mod:`.image_metrics`: ``psnr``, ``ssim``
+* :mod:`.image_io`: ``save_animation`` (GIF of frames)
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ _EXPORTS = {
     "to_uint8": "image_io",
     "to_float_image": "image_io",
     "overview_image": "overview",
+    "psnr": "image_metrics",
+    "ssim": "image_metrics",
+    "save_animation": "image_io",
     "draw_points": "draw",
     "draw_skeleton": "draw",
 }

@@ -108,3 +108,20 @@ def image_grid(images: Sequence, cols: int | None = None, *, pad: int = 0, pad_v
         y, x = r * (h + pad), c * (w + pad)
         grid[y:y + h, x:x + w] = im
     return grid
+
+
+def save_animation(path: str | os.PathLike, frames: Sequence, fps: float = 12.0) -> Path:
+    """Write frames (each ``(H, W, 3)`` float in ``[0, 1]`` or uint8, all the same size) as
+    a looping GIF (Pillow). Parent folders are created; returns the path."""
+    from PIL import Image
+
+    path = Path(path)
+    images = [to_uint8(f, name=f"frame {i}") for i, f in enumerate(frames)]
+    if not images:
+        raise ValueError(f"no frames to write to '{path}'")
+    if len({im.shape for im in images}) != 1:
+        raise ValueError(f"frames for '{path}' differ in size: {sorted({im.shape for im in images})}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pil = [Image.fromarray(im) for im in images]
+    pil[0].save(path, save_all=True, append_images=pil[1:], duration=int(round(1000 / fps)), loop=0)
+    return path

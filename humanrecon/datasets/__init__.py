@@ -1,0 +1,34 @@
+"""Datasets shared by the NeRF, DVR and splatting subsystems.
+
+* :mod:`.blender`: the Blender / NeRF-synthetic format (``transforms_{split}.json`` + RGBA
+  PNGs): ``read_blender``, ``write_blender``, ``BlenderSplit``; the OpenGL camera-to-world
+  <-> OpenCV :class:`~humanrecon.geometry.camera.Camera` conversion happens only there.
+* :mod:`.synthetic`: synthetic views of a mesh: ``sphere_cameras``, ``body_part_colors``,
+  ``render_rgba`` (used by ``tools/make_views.py``).
+"""
+
+from humanrecon.datasets.blender import (
+    BlenderSplit,
+    check_writable,
+    downscale_rgba,
+    output_paths,
+    read_blender,
+    scale_cameras,
+    transforms_path,
+    write_blender,
+)
+from humanrecon.datasets.synthetic import (
+    bounding_sphere,
+    body_part_colors,
+    fit_distance,
+    part_palette,
+    render_rgba,
+    sphere_cameras,
+    sphere_directions,
+)
+
+__all__ = [
+    "BlenderSplit", "body_part_colors", "bounding_sphere", "check_writable", "downscale_rgba",
+    "fit_distance", "output_paths", "part_palette", "read_blender", "render_rgba", "scale_cameras",
+    "sphere_cameras", "sphere_directions", "transforms_path", "write_blender",
+]

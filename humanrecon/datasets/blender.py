@@ -1,0 +1,414 @@
+"""Blender / NeRF-synthetic datasets: ``transforms_{split}.json`` plus RGBA PNG images.
+
+Layout (as in the original NeRF-synthetic scenes)::
+
+    root/transforms_train.json   {"camera_angle_x": ..., "frames": [{"file_path": "./train/r_0",
+    root/train/r_0.png             "transform_matrix": [[...4x4...]]}, ...]}
+
+Frames and units
+----------------
+* ``transform_matrix`` is camera-to-world in OpenGL camera axes (x right, y up, z backward),
+  world units metres. This module is the one boundary where it is converted to and from
+  the OpenCV :class:`~humanrecon.geometry.camera.Camera` (x right, y down, z forward,
+  world-to-camera ``R``, ``t``), via ``Camera.from_opengl_c2w`` / ``Camera.to_opengl_c2w``.
+* Intrinsics come from ``camera_angle_x`` (horizontal FOV, radians; optional
+  ``camera_angle_y``) or ``fl_x, fl_y, cx, cy`` in pixels (optional ``w``, ``h``), at the
+  top level or per frame (per-frame values override, as in nerfstudio / instant-ngp). The
+  principal point defaults to the image centre ``(W/2, H/2)``, which matches the pixel-centre
+  ``+0.5`` convention of :class:`Camera`.
+* Images in memory: float32 in ``[0, 1]``, RGB ``(H, W, 3)`` with straight (not
+  premultiplied) alpha ``(H, W)``. On disk: 8-bit RGBA PNG (OpenCV, BGRA order converted here).
+
+``cv2`` is imported lazily inside the functions that read or write images.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from humanrecon.geometry.camera import Camera, intrinsics_from_focal
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".tif", ".tiff", ".bmp", ".webp")
+_INTRINSIC_KEYS = ("camera_angle_x", "camera_angle_y", "fl_x", "fl_y", "cx", "cy", "w", "h")
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class BlenderSplit:
+    """One split of a Blender dataset, in memory.
+
+    Attributes:
+        images: ``(N, H, W, 3)`` float32 RGB in ``[0, 1]`` (straight, not premultiplied).
+        alpha: ``(N, H, W)`` float32 opacity in ``[0, 1]`` (ones for images without alpha).
+        cameras: one :class:`Camera` of batch ``N`` (OpenCV, world-to-camera, float32).
+        names: the ``N`` image files read (absolute or relative to the working directory).
+        root: the dataset folder.
+        split: ``"train"``, ``"val"``, ``"test"``, ...
+    """
+
+    images: torch.Tensor
+    alpha: torch.Tensor
+    cameras: Camera
+    names: list[str]
+    root: Path
+    split: str
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def width(self) -> int:
+        return self.cameras.width
+
+    @property
+    def height(self) -> int:
+        return self.cameras.height
+
+    def composite(self, background: Sequence[float] | torch.Tensor) -> torch.Tensor:
+        """Images over a background colour ``(3,)`` RGB in ``[0, 1]``: ``rgb a + bg (1 - a)``.
+
+        Returns ``(N, H, W, 3)`` float32.
+        """
+        bg = torch.as_tensor(background, dtype=self.images.dtype, device=self.images.device)
+        if bg.shape != (3,):
+            raise ValueError(f"background must be an RGB colour of shape (3,), got {tuple(bg.shape)}")
+        a = self.alpha.unsqueeze(-1)
+        return self.images * a + bg * (1.0 - a)
+
+
+# --------------------------------------------------------------------------- image helpers
+def _as_factor(factor) -> int:
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ValueError(f"downscale factor must be an integer >= 1, got {factor!r}")
+    return int(factor)
+
+
+def downscale_rgba(rgb: torch.Tensor, alpha: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Area-average ``factor x factor`` pixel blocks, premultiplied by alpha.
+
+    Args:
+        rgb: ``(..., H, W, 3)`` straight colour; alpha: ``(..., H, W)``.
+        factor: integer >= 1. Rows/columns beyond a multiple of ``factor`` (bottom, right)
+            are cropped, which leaves intrinsics scaled by ``1 / factor`` exact.
+    Returns:
+        ``(rgb, alpha)`` of shapes ``(..., H // factor, W // factor, 3)`` and ``(..., H', W')``;
+        colour is un-premultiplied again (0 where the averaged alpha is 0).
+    """
+    factor = _as_factor(factor)
+    if factor == 1:
+        return rgb, alpha
+    h, w = alpha.shape[-2] // factor, alpha.shape[-1] // factor
+    if h == 0 or w == 0:
+        raise ValueError(f"cannot downscale a {alpha.shape[-1]}x{alpha.shape[-2]} image by {factor}")
+    rgba = torch.cat([rgb * alpha.unsqueeze(-1), alpha.unsqueeze(-1)], dim=-1)
+    rgba = rgba[..., : h * factor, : w * factor, :]
+    blocks = rgba.reshape(*rgba.shape[:-3], h, factor, w, factor, 4).mean(dim=(-4, -2))
+    a = blocks[..., 3]
+    color = torch.where(a.unsqueeze(-1) > 0, blocks[..., :3] / a.clamp_min(1e-12).unsqueeze(-1), 0.0)
+    return color.clamp(0.0, 1.0), a
+
+
+def scale_cameras(cameras: Camera, scale: float, width: int | None = None, height: int | None = None) -> Camera:
+    """The same cameras for images resampled by ``scale`` (2: twice as many pixels per side).
+
+    Pixel coordinates scale by ``scale`` (exact for the pixel-area convention of
+    :class:`Camera`), so ``fx, fy, cx, cy`` do; ``R``, ``t`` are kept. ``width`` and
+    ``height`` default to ``round(W * scale)`` and ``round(H * scale)``; pass them when the
+    image was also cropped (e.g. ``W // factor`` after :func:`downscale_rgba`).
+    """
+    width = round(cameras.width * scale) if width is None else width
+    height = round(cameras.height * scale) if height is None else height
+    diag = torch.tensor([scale, scale, 1.0], dtype=cameras.dtype, device=cameras.device)
+    return Camera(cameras.K * diag[:, None], cameras.R, cameras.t, width, height)
+
+
+def _read_rgba(path: Path) -> np.ndarray:
+    """Image file -> float32 ``(H, W, 4)`` RGBA in ``[0, 1]`` (alpha 1 if the file has none)."""
+    import cv2
+
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise ValueError(f"could not read image file '{path}': not a decodable image")
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGRA)
+    elif img.ndim == 3 and img.shape[-1] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    elif not (img.ndim == 3 and img.shape[-1] == 4):
+        raise ValueError(f"image file '{path}' has unsupported shape {img.shape}")
+    rgba = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+    if rgba.dtype == np.uint8:
+        return rgba.astype(np.float32) / 255.0
+    if rgba.dtype == np.uint16:
+        return rgba.astype(np.float32) / 65535.0
+    return rgba.astype(np.float32)
+
+
+def _write_rgba(path: Path, rgba: np.ndarray) -> None:
+    """Float RGBA ``(H, W, 4)`` in ``[0, 1]`` -> 8-bit RGBA PNG at ``path``."""
+    import cv2
+
+    u8 = (np.clip(np.nan_to_num(rgba, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(u8, cv2.COLOR_RGBA2BGRA))
+    if not ok:
+        raise OSError(f"could not encode PNG for '{path}'")
+    try:
+        buf.tofile(str(path))
+    except OSError as exc:
+        raise OSError(f"could not write image file '{path}': {exc}") from exc
+
+
+# --------------------------------------------------------------------------- json helpers
+def transforms_path(root: str | os.PathLike, split: str) -> Path:
+    """``root/transforms_{split}.json``."""
+    return Path(root) / f"transforms_{split}.json"
+
+
+def _load_json(path: Path) -> dict:
+    if not path.is_file():
+        raise FileNotFoundError(f"Blender transforms file not found: '{path}'")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}"
+        ) from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a JSON object at the top level, got {type(meta).__name__}")
+    frames = meta.get("frames")
+    if not isinstance(frames, list) or not frames:
+        raise ValueError(f"{path}: no frames (expected a non-empty list under 'frames')")
+    return meta
+
+
+def _resolve_image(json_path: Path, root: Path, index: int, frame: Any) -> Path:
+    """The image file of ``frame``: ``root/file_path``, with ``.png`` appended if it lacks one."""
+    if not isinstance(frame, dict) or not isinstance(frame.get("file_path"), str):
+        raise ValueError(f"{json_path}: frame {index} has no 'file_path' string")
+    path = root / frame["file_path"]
+    candidates = [path] if path.suffix.lower() in _IMAGE_SUFFIXES else [path.with_name(path.name + ".png"), path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{json_path}: image of frame {index} ('{frame['file_path']}') not found: {candidates[0]}"
+    )
+
+
+def _c2w(json_path: Path, index: int, frame: dict) -> np.ndarray:
+    """The frame's ``transform_matrix`` as float64 ``(4, 4)`` (a ``(3, 4)`` one gets ``[0 0 0 1]``)."""
+    try:
+        m = np.asarray(frame["transform_matrix"], dtype=np.float64)
+    except KeyError:
+        raise ValueError(f"{json_path}: frame {index} has no 'transform_matrix'") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{json_path}: frame {index} transform_matrix is not a matrix of numbers ({exc})") from exc
+    if m.shape not in ((4, 4), (3, 4)):
+        raise ValueError(f"{json_path}: frame {index} transform_matrix must be 4x4 (or 3x4), got shape {m.shape}")
+    if not np.isfinite(m).all():
+        raise ValueError(f"{json_path}: frame {index} transform_matrix contains NaN or inf")
+    return np.vstack([m[:3], [0.0, 0.0, 0.0, 1.0]])
+
+
+def _intrinsics(json_path: Path, index: int, meta: dict, frame: dict, width: int, height: int) -> tuple[float, float, float, float]:
+    """``(fx, fy, cx, cy)`` in pixels for a ``width x height`` image; frame keys override top-level ones."""
+    p = {k: meta[k] for k in _INTRINSIC_KEYS if k in meta}
+    p.update({k: frame[k] for k in _INTRINSIC_KEYS if k in frame})
+    bad = {k: v for k, v in p.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+    if bad:
+        raise ValueError(f"{json_path}: frame {index} has non-numeric intrinsics {bad}")
+    for key, size in (("w", width), ("h", height)):
+        if key in p and int(p[key]) != size:
+            raise ValueError(f"{json_path}: frame {index} says {key}={p[key]} but its image is {width}x{height} (WxH)")
+    if "fl_x" in p:
+        fx = float(p["fl_x"])
+    elif "camera_angle_x" in p:
+        fx = 0.5 * width / math.tan(0.5 * float(p["camera_angle_x"]))
+    else:
+        raise ValueError(f"{json_path}: frame {index} has no intrinsics: need 'camera_angle_x' or 'fl_x'")
+    if "fl_y" in p:
+        fy = float(p["fl_y"])
+    elif "camera_angle_y" in p:
+        fy = 0.5 * height / math.tan(0.5 * float(p["camera_angle_y"]))
+    else:
+        fy = fx
+    values = (fx, fy, float(p.get("cx", width / 2.0)), float(p.get("cy", height / 2.0)))
+    if not all(math.isfinite(v) for v in values) or fx <= 0 or fy <= 0:
+        raise ValueError(f"{json_path}: frame {index} has invalid intrinsics (fx, fy, cx, cy) = {values}")
+    return values
+
+
+# --------------------------------------------------------------------------- reading
+def read_blender(
+    root: str | os.PathLike,
+    split: str = "train",
+    *,
+    max_images: int | None = None,
+    downscale: int = 1,
+) -> BlenderSplit:
+    """Read one split of a Blender / NeRF-synthetic dataset.
+
+    Args:
+        root: folder holding ``transforms_{split}.json``; frame ``file_path`` entries are
+            relative to it, with or without the ``.png`` extension.
+        split: which ``transforms_{split}.json`` to read.
+        max_images: read only the first ``max_images`` frames.
+        downscale: integer factor; images are area-averaged (premultiplied by alpha) and the
+            intrinsics scaled by ``1 / downscale``.
+    Returns:
+        :class:`BlenderSplit` with ``images (N, H, W, 3)``, ``alpha (N, H, W)`` and cameras
+        converted to OpenCV world-to-camera (float32).
+    Raises:
+        FileNotFoundError: the json or an image it names is missing.
+        ValueError: malformed json, no frames, inconsistent image sizes, a non-finite or
+            wrongly shaped ``transform_matrix``, or missing intrinsics (message names the
+            file and frame).
+    """
+    root = Path(root)
+    downscale = _as_factor(downscale)
+    json_path = transforms_path(root, split)
+    meta = _load_json(json_path)
+    frames = meta["frames"]
+    if max_images is not None:
+        if int(max_images) < 1:
+            raise ValueError(f"max_images must be >= 1, got {max_images}")
+        frames = frames[: int(max_images)]
+    paths = [_resolve_image(json_path, root, i, f) for i, f in enumerate(frames)]
+    c2w = np.stack([_c2w(json_path, i, f) for i, f in enumerate(frames)])
+
+    images = alpha = None
+    first_size = None
+    Ks = []
+    for i, (frame, path) in enumerate(zip(frames, paths)):
+        rgba = torch.from_numpy(_read_rgba(path))
+        size = (rgba.shape[1], rgba.shape[0])
+        if first_size is None:
+            first_size = size
+        elif size != first_size:
+            raise ValueError(
+                f"{json_path}: image sizes differ within split '{split}': {paths[0]} is "
+                f"{first_size[0]}x{first_size[1]} but {path} is {size[0]}x{size[1]} (WxH)"
+            )
+        Ks.append(_intrinsics(json_path, i, meta, frame, *size))
+        rgb, a = downscale_rgba(rgba[..., :3], rgba[..., 3], downscale)
+        if images is None:  # allocate once: a split can hold gigabytes of pixels
+            images = torch.empty((len(frames), *rgb.shape), dtype=torch.float32)
+            alpha = torch.empty((len(frames), *a.shape), dtype=torch.float32)
+        images[i], alpha[i] = rgb, a
+
+    fx, fy, cx, cy = (torch.tensor(v, dtype=torch.float64) for v in zip(*Ks))
+    K = intrinsics_from_focal(fx, fy, cx, cy)
+    cameras = Camera.from_opengl_c2w(torch.from_numpy(c2w), K, *first_size)
+    cameras = scale_cameras(cameras, 1.0 / downscale, images.shape[2], images.shape[1]).to(dtype=torch.float32)
+    return BlenderSplit(images=images, alpha=alpha, cameras=cameras, names=[str(p) for p in paths],
+                        root=root, split=split)
+
+
+# --------------------------------------------------------------------------- writing
+def image_path(root: str | os.PathLike, split: str, index: int) -> Path:
+    """Where :func:`write_blender` puts image ``index`` of ``split``: ``root/split/r_{index:03d}.png``."""
+    return Path(root) / split / f"r_{index:03d}.png"
+
+
+def output_paths(root: str | os.PathLike, split: str, n: int) -> list[Path]:
+    """All files :func:`write_blender` writes for ``n`` images: the json, then the images."""
+    return [transforms_path(root, split)] + [image_path(root, split, i) for i in range(n)]
+
+
+def check_writable(paths: Sequence[Path], overwrite: bool = False) -> None:
+    """Raise ``FileExistsError`` naming the first existing path unless ``overwrite``."""
+    if overwrite:
+        return
+    for path in paths:
+        if path.exists():
+            raise FileExistsError(f"refusing to overwrite existing file '{path}' (pass overwrite=True, or --overwrite)")
+
+
+def _as_rgba_array(images_rgba, n_expected: int, width: int, height: int) -> np.ndarray:
+    """``(N, H, W, 4)`` or ``(N, H, W, 3)`` (opaque) numpy/torch, float or uint8 -> float32 RGBA."""
+    if hasattr(images_rgba, "detach"):
+        images_rgba = images_rgba.detach().cpu().numpy()
+    arr = np.asarray(images_rgba)
+    arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
+    want = (n_expected, height, width)
+    if arr.ndim != 4 or arr.shape[:3] != want or arr.shape[-1] not in (3, 4):
+        raise ValueError(f"images_rgba must have shape (N, H, W, 4) = ({n_expected}, {height}, {width}, 4) "
+                         f"to match the cameras, got {arr.shape}")
+    if arr.shape[-1] == 3:
+        arr = np.concatenate([arr, np.ones_like(arr[..., :1])], axis=-1)
+    return arr
+
+
+def _intrinsics_dict(K: np.ndarray, index: int) -> dict[str, float]:
+    if abs(K[0, 1]) > 0 or np.any(K[2] != (0.0, 0.0, 1.0)) or K[1, 0] != 0:
+        raise ValueError(f"camera {index}: K has skew or is not a pinhole matrix, cannot store it in "
+                         f"transforms.json: {K.tolist()}")
+    return {"fl_x": float(K[0, 0]), "fl_y": float(K[1, 1]), "cx": float(K[0, 2]), "cy": float(K[1, 2])}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def write_blender(
+    root: str | os.PathLike,
+    split: str,
+    images_rgba,
+    cameras: Camera,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write one split in the Blender format: ``root/split/r_000.png``... and ``transforms_{split}.json``.
+
+    Args:
+        root: dataset folder (created if needed).
+        split: split name, e.g. ``"train"``.
+        images_rgba: ``(N, H, W, 4)`` straight RGBA in ``[0, 1]`` (or uint8), numpy or torch;
+            ``(N, H, W, 3)`` is written opaque. Stored as 8-bit RGBA PNGs.
+        cameras: :class:`Camera` of batch ``N`` and size ``W x H`` (OpenCV, world-to-camera).
+        overwrite: replace existing files; otherwise ``FileExistsError`` names the first one.
+    The json holds ``camera_angle_x`` (for original NeRF readers), the exact ``fl_x, fl_y,
+    cx, cy, w, h`` of camera 0 at the top level, per-frame ``fl_x, fl_y, cx, cy`` for
+    cameras whose intrinsics differ from camera 0, and per-frame ``file_path``
+    (``./split/r_000``, no extension, as in NeRF-synthetic) and OpenGL camera-to-world
+    ``transform_matrix``. The json is written last and atomically. Returns its path.
+    """
+    if not isinstance(cameras, Camera):
+        raise TypeError(f"cameras must be a humanrecon Camera, got {type(cameras).__name__}")
+    n = cameras.batch_size
+    rgba = _as_rgba_array(images_rgba, n, cameras.width, cameras.height)
+    paths = output_paths(root, split, n)
+    check_writable(paths, overwrite)
+    json_path, image_paths = paths[0], paths[1:]
+
+    cams = cameras.to(device="cpu", dtype=torch.float64)
+    Ks = cams.K.detach().numpy()
+    c2w = cams.to_opengl_c2w().detach().numpy()
+    top = _intrinsics_dict(Ks[0], 0)
+    frames = []
+    for i in range(n):
+        frame = {"file_path": f"./{split}/{image_paths[i].stem}", "transform_matrix": c2w[i].tolist()}
+        own = _intrinsics_dict(Ks[i], i)
+        if own != top:
+            frame.update(own)
+        frames.append(frame)
+    meta = {"camera_angle_x": float(cams.fov_x[0]), **top, "w": cameras.width, "h": cameras.height,
+            "frames": frames}
+
+    image_paths[0].parent.mkdir(parents=True, exist_ok=True)
+    for path, image in zip(image_paths, rgba):
+        _write_rgba(path, image)
+    _write_json_atomic(json_path, meta)
+    return json_path

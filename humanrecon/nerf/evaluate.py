@@ -1,0 +1,81 @@
+"""What a trained NeRF is judged and used by: test-view PSNR/SSIM with side-by-side
+pictures, a turntable animation of novel views, and a mesh of its density."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from humanrecon.geometry.camera import Camera
+from humanrecon.nerf.model import NerfModel
+
+
+def _composited(split, index: int, background: float) -> torch.Tensor:
+    """Ground-truth image ``index`` ``(H, W, 3)`` over a grey ``background``."""
+    a = split.alpha[index, ..., None]
+    return split.images[index] * a + background * (1 - a)
+
+
+def evaluate_split(model: NerfModel, split, out_dir: str | Path | None = None, background: float = 1.0,
+                   progress: bool = True) -> dict:
+    """Render every camera of ``split`` over ``background`` (white by default, as the
+    NeRF-synthetic protocol) and compare with its images.
+
+    Returns ``psnr`` and ``ssim`` (means over images) and ``per_image`` lists. With
+    ``out_dir``, writes ``<name>.png`` per view: rendering | ground truth side by side.
+    """
+    from humanrecon.render import image_grid, psnr, save_image, ssim
+
+    out = Path(out_dir) if out_dir is not None else None
+    psnrs, ssims = [], []
+    for i in tqdm(range(len(split.cameras)), desc="evaluate", disable=not progress, leave=False):
+        pred = model.render_image(split.cameras[i], background)["rgb"].cpu()
+        truth = _composited(split, i, background)
+        psnrs.append(psnr(pred, truth))
+        ssims.append(ssim(pred, truth))
+        if out is not None:
+            save_image(out / f"{Path(split.names[i]).stem}.png", image_grid([pred.numpy(), truth.numpy()], cols=2, pad=2))
+    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "per_image": {"psnr": psnrs, "ssim": ssims}}
+
+
+def orbit_cameras(like: Camera, centre: torch.Tensor, n_views: int, width: int | None = None,
+                  height: int | None = None) -> Camera:
+    """``n_views`` novel cameras on a circle around ``centre (3,)``: at the mean distance
+    of the cameras ``like``, with their horizontal field of view, around their mean up
+    direction (the world direction of image −y), 15° above the centre."""
+    from humanrecon.render.raycast import turntable_cameras
+
+    up = -like.R[:, 1, :].mean(0)
+    distance = (like.center - centre).norm(dim=-1).mean().item()
+    return turntable_cameras(centre.numpy(), distance, n_views, width=width or like.width,
+                             height=height or like.height, fov_x_rad=float(like.fov_x[0]),
+                             elevation_rad=math.radians(15.0), up=(up / up.norm()).numpy())
+
+
+def render_orbit(model: NerfModel, cameras: Camera, background: float = 1.0, progress: bool = True) -> list[np.ndarray]:
+    """Render each camera: a list of ``(H, W, 3)`` float32 images."""
+    return [model.render_image(cameras[i], background)["rgb"].cpu().numpy()
+            for i in tqdm(range(len(cameras)), desc="render", disable=not progress, leave=False)]
+
+
+def density_level(model: NerfModel, opacity: float = 0.5, length_fraction: float = 0.01) -> float:
+    """A density iso-level (1/m) for meshing: the ``σ`` at which a layer ``length_fraction``
+    of the box's largest side thick has the given ``opacity``."""
+    length = length_fraction * float((model.bounds[1] - model.bounds[0]).max())
+    return -math.log(1 - opacity) / length
+
+
+def extract_density_mesh(model: NerfModel, resolution: int = 256, level: float | None = None,
+                         progress: bool = True):
+    """The ``level`` iso-surface of the density (default :func:`density_level`) inside
+    the scene box, with the shared hierarchical extractor: an ``ExtractionResult``
+    (``.mesh`` a trimesh in world metres, normals outwards)."""
+    from humanrecon.geometry.meshing import extract_mesh
+
+    level = density_level(model) if level is None else float(level)
+    return extract_mesh(model.field.density, model.bounds.cpu().numpy(), resolution, level, inside="positive",
+                        device=model.bounds.device, progress=progress)

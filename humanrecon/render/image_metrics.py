@@ -1,0 +1,71 @@
+"""Image-quality metrics for rendered views: PSNR and SSIM (Wang et al. 2004).
+
+Images are ``(H, W, C)`` or batched ``(B, H, W, C)`` float in ``[0, data_range]``
+(numpy or torch, any device); results are Python floats (mean over the batch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def _as_images(x, name: str) -> torch.Tensor:
+    t = torch.as_tensor(x).float()
+    if t.dim() == 3:
+        t = t[None]
+    if t.dim() != 4:
+        raise ValueError(f"{name} must have shape (H, W, C) or (B, H, W, C), got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return t
+
+
+def _pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = _as_images(a, "prediction"), _as_images(b, "target")
+    if x.shape != y.shape:
+        raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+    return x, y.to(x.device)
+
+
+def psnr(prediction, target, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10 log10(range² / MSE)``, computed per image
+    and averaged over the batch (as NeRF papers report); ``inf`` for identical images."""
+    x, y = _pair(prediction, target)
+    mse = ((x - y) ** 2).flatten(1).mean(1)
+    values = [math.inf if m == 0 else 10 * math.log10(data_range**2 / m) for m in mse.tolist()]
+    return sum(values) / len(values)
+
+
+def _gaussian_window(size: int, sigma: float, device) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return g
+
+
+def ssim(prediction, target, data_range: float = 1.0, window: int = 11, sigma: float = 1.5) -> float:
+    """Structural similarity with an 11×11 Gaussian window (σ = 1.5), K1 = 0.01,
+    K2 = 0.03, per channel, averaged over the valid (unpadded) positions, channels and
+    the batch: the definition of Wang et al. and of ``skimage.metrics.
+    structural_similarity(gaussian_weights=True, use_sample_covariance=False)``."""
+    x, y = _pair(prediction, target)
+    if min(x.shape[1:3]) < window:
+        raise ValueError(f"images of {tuple(x.shape[1:3])} pixels are smaller than the {window}-pixel SSIM window")
+    x = x.double().permute(0, 3, 1, 2)
+    y = y.double().permute(0, 3, 1, 2)
+    channels = x.shape[1]
+    g = _gaussian_window(window, sigma, x.device)
+    kernel = (g[:, None] * g[None, :]).expand(channels, 1, window, window)
+
+    def blur(z):
+        return torch.nn.functional.conv2d(z, kernel, groups=channels)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return float(s.flatten(1).mean(1).mean())
