@@ -79,15 +79,12 @@ def evaluate(vertices, faces, gt_vertices, gt_faces) -> dict:
             "f_score_1cm": round(surface["f_score"], 4)}
 
 
-def save_results(out: Path, mesh_name: str, gt, fitted: dict) -> None:
-    """Write each extracted mesh as PLY and one PNG: ground truth, then each method."""
-    from humanrecon.geometry.mesh_io import save_mesh
+def save_picture(out: Path, mesh_name: str, gt, fitted: dict) -> None:
+    """One PNG: the ground truth, then each method's extracted mesh (front and side)."""
     from humanrecon.render import image_grid, overview_image, save_image
 
-    out.mkdir(parents=True, exist_ok=True)
     rows = [overview_image(*gt, views=("front", "left"), size=320)]
-    for method, mesh in fitted.items():
-        save_mesh(out / f"{mesh_name}_{method}.ply", mesh.vertices, mesh.faces, overwrite=True)
+    for mesh in fitted.values():
         rows.append(overview_image(mesh.vertices, mesh.faces, views=("front", "left"), size=320))
     save_image(out / f"{mesh_name}_fits.png", image_grid(rows, cols=len(rows), pad=4))
     print(f"wrote {out / f'{mesh_name}_fits.png'} (ground truth, {', '.join(fitted)})", file=sys.stderr)
@@ -116,6 +113,10 @@ def main() -> None:
             train_seconds = time.perf_counter() - start
             hier = extract_mesh(shape, shape.bounds.numpy(), args.resolution, inside=shape.inside)
             fitted[method] = hier.mesh
+            if args.save:
+                from humanrecon.geometry.mesh_io import save_mesh
+
+                save_mesh(Path(args.save) / f"{mesh_name}_{method}.ply", hier.mesh.vertices, hier.mesh.faces)
             metrics = evaluate(hier.mesh.vertices, hier.mesh.faces, vertices, faces)
             print(json.dumps({
                 "benchmark": "implicit_fit", "mesh": mesh_name, "method": method, "budget_s": args.budget,
@@ -138,7 +139,7 @@ def main() -> None:
                     "targets": {"evaluations_ratio": 0.15, "chamfer_rel_diff": 0.05},
                 }), flush=True)
         if args.save:
-            save_results(Path(args.save), mesh_name, (vertices, faces), fitted)
+            save_picture(Path(args.save), mesh_name, (vertices, faces), fitted)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
   PNGs): ``read_blender``, ``write_blender``, ``BlenderSplit``; the OpenGL camera-to-world
   <-> OpenCV :class:`~humanrecon.geometry.camera.Camera` conversion happens only there.
 * :mod:`.synthetic`: synthetic views of a mesh: ``sphere_cameras``, ``body_part_colors``,
-  ``render_rgba`` (used by ``tools/make_views.py``).
+  ``render_rgba``, and whole datasets: ``make_views`` (``tools/make_views.py``),
+  ``default_body`` (the open body coloured by part).
 """
 
 from humanrecon.datasets.blender import (
@@ -20,7 +21,10 @@ from humanrecon.datasets.blender import (
 from humanrecon.datasets.synthetic import (
     bounding_sphere,
     body_part_colors,
+    default_body,
     fit_distance,
+    make_views,
+    mesh_from_file,
     part_palette,
     render_rgba,
     sphere_cameras,
@@ -29,6 +33,6 @@ from humanrecon.datasets.synthetic import (
 
 __all__ = [
     "BlenderSplit", "body_part_colors", "bounding_sphere", "check_writable", "downscale_rgba",
-    "fit_distance", "output_paths", "part_palette", "read_blender", "render_rgba", "scale_cameras",
+    "default_body", "fit_distance", "make_views", "mesh_from_file", "output_paths", "part_palette", "read_blender", "render_rgba", "scale_cameras",
     "sphere_cameras", "sphere_directions", "transforms_path", "write_blender",
 ]

@@ -156,8 +156,10 @@ class MeshSDF:
         indices, no faces, degenerate (all faces zero-area or zero volume), not watertight
         (after repair when ``repair=True``).
 
-    Coincident vertices are merged (trimesh ``process``) before the watertight test, so
-    meshes with split seams count as closed. A mesh whose faces are all inside-out is
+    A mesh that is not watertight as given has its coincident vertices merged (trimesh
+    ``process``) and is tested again, so meshes with split seams count as closed; one that
+    is watertight as given is used as is (merging can pinch it: marching cubes may put two
+    distinct vertices at the same point). A mesh whose faces are all inside-out is
     flipped, so that ``closest_points`` normals point outwards.
     """
 
@@ -168,7 +170,9 @@ class MeshSDF:
         if nsamples < 1 or nsamples % 2 == 0:
             raise ValueError(f"{source}: nsamples must be a positive odd number, got {nsamples}")
         v, f = _mesh_arrays(vertices, faces, source)
-        mesh = trimesh.Trimesh(v, f, process=True)
+        mesh = trimesh.Trimesh(v, f, process=False)
+        if not mesh.is_watertight:  # split seams: merge coincident vertices and test again
+            mesh = trimesh.Trimesh(v, f, process=True)
         if len(mesh.faces) == 0:
             raise ValueError(f"{source}: degenerate mesh (all faces have zero area)")
         self.mesh = _check_closed_solid(mesh, source, repair)

@@ -269,3 +269,15 @@ def test_samplers_follow_torch_vertices():
     assert points.dtype == torch.float32 and occ.dtype == torch.bool and points.shape == (200, 3)
     points, sdf = sample_sdf_points(msdf, 100, seed=g)
     assert points.dtype == sdf.dtype == torch.float32 and sdf.shape == (100,)
+
+
+def test_watertight_mesh_with_coincident_vertices_is_used_as_given():
+    """Two closed tetrahedra touching along an edge (as marching cubes can emit): merging
+    the coincident vertices would put four faces on that edge, so it must not happen."""
+    a = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
+    b = np.array([[0, 0, 0], [1, 0, 0], [0, -1, 0], [0, 0, -1]], float)  # shares edge (0,0,0)-(1,0,0)
+    faces = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    fb = faces + 4  # b is a rotated 180° about x: same winding
+    sdf = MeshSDF(np.vstack([a, b]), np.vstack([faces, fb]))
+    assert sdf.volume == pytest.approx(2 / 6)
+    assert sdf.occupancy(np.array([[0.1, 0.1, 0.1], [0.1, -0.1, -0.1], [0.5, 0.5, 0.5]])).tolist() == [True, True, False]
