@@ -34,10 +34,8 @@ from humanrecon.datasets import read_blender  # noqa: E402
 from humanrecon.nerf.evaluate import evaluate_split  # noqa: E402
 from humanrecon.nerf.field import NGPField, mlp  # noqa: E402
 from humanrecon.nerf.hashgrid import HashGridEncoding  # noqa: E402
-from humanrecon.nerf.train import NerfConfig, train_nerf  # noqa: E402
+from humanrecon.nerf.train import MODEL_PRESETS, NerfConfig, train_nerf  # noqa: E402
 
-#: the CPU recipe the benchmark measures (also the README's)
-CPU_MODEL = {"log2_table_size": 17, "finest_resolution": 512, "samples_per_diagonal": 384, "grid_resolution": 64}
 
 
 class VanillaNerfField(nn.Module):
@@ -119,7 +117,7 @@ def main() -> None:
     for budget in [float(b) for b in args.budgets.split(",") if b]:
         out = Path(args.out) / f"budget_{int(budget)}" if args.out else Path("/tmp") / f"bench_nerf_{int(budget)}"
         config = NerfConfig(steps=1_000_000, max_seconds=budget, device=args.device, progress=False,
-                            model=CPU_MODEL if args.device == "cpu" else {})
+                            model=MODEL_PRESETS["cpu" if args.device == "cpu" else "ngp"])
         model, history = train_nerf(train, out, config)
         metrics = evaluate_split(model, test, out / "test" if args.out else None, progress=False)
         print(json.dumps({

@@ -1,6 +1,8 @@
 """Neural implicit shapes: occupancy networks, DeepSDF and IGR (learning from point
-clouds), their losses and single-shape training."""
+clouds), their losses, single-shape training (:mod:`.train`, :mod:`.data`) and
+point-cloud-conditioned occupancy networks (:mod:`.conditional`)."""
 
+from humanrecon.implicit.conditional import PointCloudOccupancy, TrainingShape, train_point_conditioned
 from humanrecon.implicit.losses import (
     clamped_l1,
     eikonal_loss,
@@ -18,6 +20,7 @@ from humanrecon.implicit.networks import (
 )
 
 __all__ = [
-    "FourierFeatures", "ImplicitMLP", "OccupancyNetwork", "PointNetEncoder", "clamped_l1", "deepsdf_decoder",
+    "FourierFeatures", "ImplicitMLP", "OccupancyNetwork", "PointCloudOccupancy", "PointNetEncoder", "TrainingShape", "clamped_l1", "deepsdf_decoder",
     "eikonal_loss", "gradient", "igr_network", "latent_regularizer", "occupancy_bce",
+    "train_point_conditioned",
 ]

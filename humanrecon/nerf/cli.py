@@ -40,15 +40,18 @@ def _dataset(root: str, split: str, downscale: int):
 def cmd_train(args: argparse.Namespace) -> None:
     """Train on DATASET's train split, evaluate on its test split, write pictures."""
     from humanrecon.nerf.evaluate import evaluate_split
-    from humanrecon.nerf.train import CHECKPOINT, NerfConfig, train_nerf
+    from humanrecon.nerf.train import CHECKPOINT, MODEL_PRESETS, NerfConfig, train_nerf
 
     out = Path(args.out)
     if (out / CHECKPOINT).exists() and not (args.overwrite or args.resume):
         raise CommandError(f"{out / CHECKPOINT} exists; pass --resume to continue it or --overwrite to start over")
     device = _device(args.device)
     train = _dataset(args.dataset, "train", args.downscale)
-    model_settings = {"log2_table_size": args.log2_table_size, "finest_resolution": args.finest_resolution,
-                      "samples_per_diagonal": args.samples_per_diagonal, "grid_resolution": args.grid_resolution}
+    preset = args.preset if args.preset != "auto" else ("cpu" if device == "cpu" else "ngp")
+    model_settings = dict(MODEL_PRESETS[preset])
+    for key in model_settings:  # explicit flags override the preset
+        if getattr(args, key) is not None:
+            model_settings[key] = getattr(args, key)
     config = NerfConfig(steps=args.steps, max_seconds=args.max_seconds, samples_per_batch=args.samples_per_batch,
                         lr=args.lr, seed=args.seed, device=device, progress=not args.quiet, model=model_settings)
     try:
@@ -91,9 +94,10 @@ def cmd_mesh(args: argparse.Namespace) -> None:
     out = Path(args.out)
     _check_writable(out, args.overwrite)
     model, _ = _load_model(args.run, _device(args.device))
-    result = extract_density_mesh(model, args.resolution, args.level, progress=not args.quiet)
-    if len(result.mesh.faces) == 0:
-        raise CommandError(f"the density never reaches the level {args.level or 'default'}: no surface to write")
+    try:
+        result = extract_density_mesh(model, args.resolution, args.level, progress=not args.quiet)
+    except ValueError as exc:  # e.g. no surface at this level (an untrained or empty field)
+        raise CommandError(f"{Path(args.run) / 'model.pt'}: {exc}") from exc
     result.save(out)
     print(f"wrote {out} ({len(result.mesh.vertices)} vertices)")
     if args.png:
@@ -115,10 +119,13 @@ def add_parser(sub) -> None:
     train.add_argument("--max-seconds", type=float, default=None, help="wall-time budget (the schedule follows it)")
     train.add_argument("--samples-per-batch", type=int, default=1 << 16, help="field samples per step")
     train.add_argument("--lr", type=float, default=1e-2)
-    train.add_argument("--log2-table-size", type=int, default=19)
-    train.add_argument("--finest-resolution", type=int, default=2048)
-    train.add_argument("--samples-per-diagonal", type=int, default=512, help="marching step = box diagonal / this")
-    train.add_argument("--grid-resolution", type=int, default=64, help="occupancy-grid cells per axis")
+    train.add_argument("--preset", default="auto", choices=("auto", "cpu", "ngp"),
+                       help="model size: 'cpu' (smaller tables, coarser steps), 'ngp' (Instant-NGP's); "
+                            "auto: cpu on the CPU, ngp on CUDA")
+    train.add_argument("--log2-table-size", type=int, default=None, help="hash-table rows per level, log2")
+    train.add_argument("--finest-resolution", type=int, default=None, help="finest hash-grid resolution")
+    train.add_argument("--samples-per-diagonal", type=int, default=None, help="marching step = box diagonal / this")
+    train.add_argument("--grid-resolution", type=int, default=None, help="occupancy-grid cells per axis")
     train.add_argument("--downscale", type=int, default=1, help="train on images downscaled by this factor")
     train.add_argument("--eval-split", default="test")
     train.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")

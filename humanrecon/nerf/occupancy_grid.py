@@ -33,6 +33,8 @@ class OccupancyGrid(nn.Module):
     def __init__(self, bounds, resolution: int = 64, step: float = 0.01, alpha_threshold: float = 0.01,
                  decay: float = 0.95) -> None:
         super().__init__()
+        if resolution < 4 or resolution % 4:
+            raise ValueError(f"occupancy-grid resolution must be a multiple of 4 (coarse cells are 4³), got {resolution}")
         self.register_buffer("bounds", torch.as_tensor(bounds, dtype=torch.float32).reshape(2, 3).clone())
         self.resolution = int(resolution)
         self.step = float(step)
@@ -83,7 +85,7 @@ class OccupancyGrid(nn.Module):
         coarse cell). Cached until the next :meth:`update`."""
         version = int(self.updates)
         if self._coarse is None or self._coarse[0] != version or self._coarse[1].shape[0] != self.resolution // factor:
-            r, c = self.resolution, self.resolution // factor
+            c = self.resolution // factor
             fine = self.occupied.reshape(c, factor, c, factor, c, factor).float()
             coarse = fine.amax(dim=(1, 3, 5))
             dilated = torch.nn.functional.max_pool3d(coarse[None, None], 3, stride=1, padding=1)[0, 0] > 0

@@ -23,6 +23,14 @@ from humanrecon.nerf.model import NerfModel
 
 CHECKPOINT = "model.pt"
 
+#: model settings per target: ``ngp`` is Instant-NGP's (2^19-row tables up to 2048³,
+#: fine steps: for GPUs and large images); ``cpu`` trades resolution for steps per second
+#: (2^17 rows up to 512³, coarser steps) and is what the CPU benchmark measures.
+MODEL_PRESETS = {
+    "ngp": {"log2_table_size": 19, "finest_resolution": 2048, "samples_per_diagonal": 1024, "grid_resolution": 128},
+    "cpu": {"log2_table_size": 17, "finest_resolution": 512, "samples_per_diagonal": 384, "grid_resolution": 64},
+}
+
 
 @dataclass
 class NerfConfig:
