@@ -13,7 +13,7 @@ Names are loaded lazily (PEP 562), so importing the package (e.g. for the CLI's
 
 from __future__ import annotations
 
-import importlib
+from humanrecon._lazy import lazy_exports
 
 _EXPORTS = {
     "HashGridEncoding": "hashgrid",
@@ -33,15 +33,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

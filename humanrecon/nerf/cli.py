@@ -107,6 +107,12 @@ def cmd_mesh(args: argparse.Namespace) -> None:
         print(f"wrote {args.png}")
 
 
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def add_parser(sub) -> None:
     """Register ``nerf`` and its actions on the top-level sub-parser collection."""
     nerf = sub.add_parser("nerf", help="neural radiance fields: train, render, mesh")
@@ -129,11 +135,9 @@ def add_parser(sub) -> None:
     train.add_argument("--downscale", type=int, default=1, help="train on images downscaled by this factor")
     train.add_argument("--eval-split", default="test")
     train.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
-    train.add_argument("--device", default="cpu")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
-    train.add_argument("--overwrite", action="store_true")
-    train.add_argument("--quiet", action="store_true")
+    _add_common(train)
     train.set_defaults(func=cmd_train)
     render = actions.add_parser("render", help="render a turntable of novel views (PNGs + GIF)")
     render.add_argument("run", help="run folder from 'humanrecon nerf train'")
@@ -142,9 +146,7 @@ def add_parser(sub) -> None:
     render.add_argument("--views", type=int, default=36)
     render.add_argument("--size", type=int, default=None, help="image width and height (default: the dataset's)")
     render.add_argument("--fps", type=float, default=12.0)
-    render.add_argument("--device", default="cpu")
-    render.add_argument("--overwrite", action="store_true")
-    render.add_argument("--quiet", action="store_true")
+    _add_common(render)
     render.set_defaults(func=cmd_render)
     mesh = actions.add_parser("mesh", help="extract a mesh of the density")
     mesh.add_argument("run", help="run folder from 'humanrecon nerf train'")
@@ -152,7 +154,5 @@ def add_parser(sub) -> None:
     mesh.add_argument("--resolution", type=int, default=256)
     mesh.add_argument("--level", type=float, default=None, help="density iso-level in 1/m (default: 50%% opacity over 1%% of the box)")
     mesh.add_argument("--png", default="", help="also write a picture of the mesh")
-    mesh.add_argument("--device", default="cpu")
-    mesh.add_argument("--overwrite", action="store_true")
-    mesh.add_argument("--quiet", action="store_true")
+    _add_common(mesh)
     mesh.set_defaults(func=cmd_mesh)
