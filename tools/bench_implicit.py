@@ -79,15 +79,37 @@ def evaluate(vertices, faces, gt_vertices, gt_faces) -> dict:
             "f_score_1cm": round(surface["f_score"], 4)}
 
 
-def save_picture(out: Path, mesh_name: str, gt, fitted: dict) -> None:
-    """One PNG: the ground truth, then each method's extracted mesh (front and side)."""
-    from humanrecon.render import image_grid, overview_image, save_image
+def picture_cameras(vertices: np.ndarray, size: int = 360):
+    """Three views of the body (whole, head close-up, right-hand close-up) or, for other
+    meshes, three views around it (OpenCV cameras, Y up)."""
+    import math
 
-    rows = [overview_image(*gt, views=("front", "left"), size=320)]
-    for mesh in fitted.values():
-        rows.append(overview_image(mesh.vertices, mesh.faces, views=("front", "left"), size=320))
-    save_image(out / f"{mesh_name}_fits.png", image_grid(rows, cols=len(rows), pad=4))
-    print(f"wrote {out / f'{mesh_name}_fits.png'} (ground truth, {', '.join(fitted)})", file=sys.stderr)
+    from humanrecon.geometry.camera import Camera
+
+    centre = 0.5 * (vertices.min(0) + vertices.max(0))
+    extent = float((vertices.max(0) - vertices.min(0)).max())
+    head = vertices[vertices[:, 1] > vertices[:, 1].max() - 0.25].mean(0)
+    hand = vertices[vertices[:, 0].argmax()]
+    whole = (centre + [0.0, 0.05 * extent, 1.45 * extent], centre, 45)
+    if extent < 1.0:  # not a standing body: whole shape from three sides
+        shots = [whole, (centre + [1.2 * extent, 0.6 * extent, 0.0], centre, 45),
+                 (centre + [0.0, 1.45 * extent, 0.3 * extent], centre, 45)]
+    else:
+        shots = [whole, (head + [0.35, 0.05, 0.45], head, 40), (hand + [-0.05, 0.25, 0.25], hand - [0.07, 0, 0], 40)]
+    return [Camera.look_at([eye], [target], width=size, height=int(size * 1.1), fov_x_rad=math.radians(fov))
+            for eye, target, fov in shots]
+
+
+def save_picture(out: Path, mesh_name: str, gt, fitted: dict) -> None:
+    """One PNG: columns ground truth, then each method; rows the views of
+    :func:`picture_cameras`."""
+    from humanrecon.render import image_grid, render_mesh, save_image
+
+    meshes = [gt] + [(np.asarray(m.vertices), np.asarray(m.faces)) for m in fitted.values()]
+    tiles = [render_mesh(v, f, camera, light_dir=(0.3, 0.5, 1.0)).image
+             for camera in picture_cameras(np.asarray(gt[0])) for v, f in meshes]
+    save_image(out / f"{mesh_name}_fits.png", image_grid(tiles, cols=len(meshes), pad=4))
+    print(f"wrote {out / f'{mesh_name}_fits.png'} (columns: ground truth, {', '.join(fitted)})", file=sys.stderr)
 
 
 def main() -> None:
