@@ -14,12 +14,6 @@ from humanrecon.geometry.camera import Camera
 from humanrecon.nerf.model import NerfModel
 
 
-def _composited(split, index: int, background: float) -> torch.Tensor:
-    """Ground-truth image ``index`` ``(H, W, 3)`` over a grey ``background``."""
-    a = split.alpha[index, ..., None]
-    return split.images[index] * a + background * (1 - a)
-
-
 def evaluate_split(model: NerfModel, split, out_dir: str | Path | None = None, background: float = 1.0,
                    progress: bool = True) -> dict:
     """Render every camera of ``split`` over ``background`` (white by default, as the
@@ -32,9 +26,10 @@ def evaluate_split(model: NerfModel, split, out_dir: str | Path | None = None, b
 
     out = Path(out_dir) if out_dir is not None else None
     psnrs, ssims = [], []
+    truths = split.composite(torch.full((3,), float(background)))
     for i in tqdm(range(len(split.cameras)), desc="evaluate", disable=not progress, leave=False):
         pred = model.render_image(split.cameras[i], background)["rgb"].cpu()
-        truth = _composited(split, i, background)
+        truth = truths[i]
         psnrs.append(psnr(pred, truth))
         ssims.append(ssim(pred, truth))
         if out is not None:
