@@ -152,7 +152,7 @@ def add_parser(sub) -> None:
     mesh.add_argument("run", help="run folder from 'humanrecon nerf train'")
     mesh.add_argument("--out", required=True, help="mesh file (.ply, .obj)")
     mesh.add_argument("--resolution", type=int, default=256)
-    mesh.add_argument("--level", type=float, default=None, help="density iso-level in 1/m (default: 50%% opacity over 1%% of the box)")
+    mesh.add_argument("--level", type=float, default=None, help="density iso-level in 1/m (default: 50%% opacity over 10%% of the box, ~3 /m for a 2 m box)")
     mesh.add_argument("--png", default="", help="also write a picture of the mesh")
     _add_common(mesh)
     mesh.set_defaults(func=cmd_mesh)

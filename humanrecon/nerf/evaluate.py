@@ -57,9 +57,11 @@ def render_orbit(model: NerfModel, cameras: Camera, background: float = 1.0, pro
             for i in tqdm(range(len(cameras)), desc="render", disable=not progress, leave=False)]
 
 
-def density_level(model: NerfModel, opacity: float = 0.5, length_fraction: float = 0.01) -> float:
-    """A density iso-level (1/m) for meshing: the ``σ`` at which a layer ``length_fraction``
-    of the box's largest side thick has the given ``opacity``."""
+def density_level(model: NerfModel, opacity: float = 0.5, length_fraction: float = 0.1) -> float:
+    """The default density iso-level (1/m) for meshing: the ``σ`` at which a layer
+    ``length_fraction`` of the box's largest side thick has the given ``opacity`` —
+    about 3 /m for a 2 m box, of the order of Instant-NGP's marching-cubes threshold. Low
+    enough to keep thin parts of a field that is not yet sharp; raise it to cut floaters."""
     length = length_fraction * float((model.bounds[1] - model.bounds[0]).max())
     return -math.log(1 - opacity) / length
 

@@ -171,9 +171,12 @@ def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
 def gather_rows(table: torch.Tensor, indices: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """Gather rows of ``table (R, F)`` for each integer index tensor ``(…)`` in ``indices``:
     -> ``[table[index] (…, F)]``, differentiable w.r.t. ``table`` to any order (fast
-    complex-view path for even F and float32/64, plain ``index_select`` otherwise)."""
+    complex-view path on the CPU for even F and float32/64, plain ``index_select``
+    otherwise)."""
     flat = [i.reshape(-1) for i in indices]
-    if table.shape[1] % 2 == 0 and table.dtype in (torch.float32, torch.float64):
+    # the complex-view trick pays off on the CPU; elsewhere plain index_select (whose
+    # index_add_ backward is fast on GPUs) avoids relying on complex atomics
+    if table.device.type == "cpu" and table.shape[1] % 2 == 0 and table.dtype in (torch.float32, torch.float64):
         rows = _GatherRows.apply(table, *flat)
     else:
         rows = [table.index_select(0, i) for i in flat]

@@ -44,7 +44,7 @@ def test_render_writes_views_and_gif(run, tiny_views, tmp_path):
 
 def test_mesh_writes_a_mesh_and_picture(run, tmp_path, capsys):
     out = tmp_path / "m.ply"
-    # 30 steps leave a faint field: the default level (50 % opacity over 1 % of the box) is
+    # 30 steps leave a faint field: the default level (50 % opacity over 10 % of the box) is
     # not reached anywhere, which is an error; a low explicit level gives a surface
     assert main(["nerf", "mesh", str(run), "--out", str(out), "--resolution", "32", "--quiet"]) == 2
     assert "no surface" in capsys.readouterr().err and not out.exists()
