@@ -106,3 +106,15 @@ def test_bad_checkpoint_and_bounds(tmp_path):
         NerfModel([[0, 0, 0], [0, 1, 1]])
     with pytest.raises(TypeError, match="unknown field settings"):
         NerfModel([[0, 0, 0], [1, 1, 1]], colour_layers=3)
+
+
+def test_training_rays_equal_the_cameras_pixel_rays(tiny_views):
+    from humanrecon.nerf.train import TrainingRays
+
+    split = read_blender(tiny_views, "train")
+    rays = TrainingRays(split, "cpu")
+    origins, directions = split.cameras.rays()  # (N, H, W, 3)
+    idx = torch.tensor([0, 5, 32 * 32 + 7 * 32 + 3, len(rays) - 1])
+    o, d = rays.rays(idx)
+    assert torch.allclose(o, origins.reshape(-1, 3)[idx], atol=1e-6)
+    assert torch.allclose(d, directions.reshape(-1, 3)[idx], atol=1e-6)
