@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from humanrecon.errors import MissingFileError
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -24,6 +26,6 @@ def asset_path(relative: str) -> Path:
     Raises FileNotFoundError naming the asset and the directory searched."""
     path = assets_dir() / relative
     if not path.exists():
-        raise FileNotFoundError(f"shipped asset '{relative}' not found in {assets_dir()}; "
+        raise MissingFileError(f"shipped asset '{relative}' not found in {assets_dir()}; "
                                 "reinstall humanrecon or rebuild it with tools/")
     return path

@@ -3,7 +3,8 @@
 For each mesh (the open body in its rest pose, and trimesh's torus as a second watertight
 shape) and each method — occupancy network (ground truth by ray casting), DeepSDF
 (single shape) and IGR from 100k surface points with normals (no distances) — train for a
-wall-clock budget on this CPU, extract the mesh at resolution 256 with the hierarchical
+wall-clock budget on this CPU (``--budget``, default 600 s) or for a fixed number of steps
+(``--steps N``, no time limit: comparable across machines and CPU load), extract the mesh at resolution 256 with the hierarchical
 (MISE-style) extractor, and compare with the ground-truth mesh (IoU, Chamfer-L1,
 normal consistency, F-score at 1 cm). Chamfer-L1 is reported twice: ``chamfer_l1_mm``
 measures each of 100k surface samples' exact distance to the other mesh's surface (no
@@ -12,9 +13,12 @@ sampling floor); ``chamfer_l1_mm_onet`` is ONet's protocol (nearest of the other
 perfect fit (see ``sampling_floor_mm``, the ground truth against itself). For the first fitted shape it also extracts densely
 at 256 and reports the hierarchical/dense ratio of network evaluations and time and the
 Chamfer difference (target: <= 0.15 of the evaluations, Chamfer within 5 %).
+Each fit also reports ``steps``, ``train_seconds`` (wall time of the training loop),
+``steps_per_s`` (= steps / train_seconds) and ``setup_seconds`` (training-data
+preparation before the loop): a wall-time budget buys fewer steps when the CPU is shared.
 Prints one JSON line per (mesh, method) and one for the extraction comparison.
 
-    python tools/bench_implicit.py [--budget 600] [--meshes body,torus] [--methods occ,sdf,igr]
+    python tools/bench_implicit.py [--budget 600 | --steps N] [--meshes body,torus] [--methods occ,sdf,igr]
                                    [--save DIR]  # extracted meshes + a comparison PNG
 """
 
@@ -24,6 +28,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -57,14 +62,30 @@ def load_mesh(name: str) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"unknown mesh '{name}'")
 
 
-def fit(method: str, vertices, faces, budget: float, seed: int):
+@dataclass
+class TimedConfig(TrainConfig):
+    """``TrainConfig`` that notes when the training loop starts (its first learning-rate
+    query), so that steps per second leave out the data preparation before it."""
+
+    loop_start: float | None = None
+
+    def learning_rate(self, progress: float) -> float:
+        if self.loop_start is None:
+            self.loop_start = time.perf_counter()
+        return super().learning_rate(progress)
+
+
+def fit(method: str, vertices, faces, budget: float | None, seed: int, steps: int | None = None):
+    """Fit one shape for ``budget`` seconds, or for exactly ``steps`` steps when given.
+    Returns the shape and its (timed) config."""
     network = {"hidden": 256, "layers": 6, "blocks": 4, "frequencies": 6 if method != "igr" else 0}
-    config = TrainConfig(steps=100_000, batch_points=8192 if method != "igr" else 4096, lr=5e-4, seed=seed,
-                         progress=False, max_seconds=budget)
+    torch.manual_seed(seed)  # the network is initialised before the trainer seeds torch: make runs repeatable
+    config = TimedConfig(steps=steps or 100_000, batch_points=8192 if method != "igr" else 4096, lr=5e-4,
+                         seed=seed, progress=False, max_seconds=None if steps else budget)
     if method == "igr":
         points, normals = sample_surface(vertices, faces, 100_000, seed=seed)
-        return fit_points(points, config, normals, network)
-    return fit_mesh(vertices, faces, method, config, network)
+        return fit_points(points, config, normals, network), config
+    return fit_mesh(vertices, faces, method, config, network), config
 
 
 def evaluate(vertices, faces, gt_vertices, gt_faces) -> dict:
@@ -115,6 +136,8 @@ def save_picture(out: Path, mesh_name: str, gt, fitted: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget", type=float, default=600.0, help="training seconds per fit")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="train exactly this many steps per fit instead of --budget seconds")
     parser.add_argument("--meshes", default="body,torus")
     parser.add_argument("--methods", default="occ,sdf,igr")
     parser.add_argument("--resolution", type=int, default=256)
@@ -131,18 +154,23 @@ def main() -> None:
         fitted = {}
         for method in args.methods.split(","):
             start = time.perf_counter()
-            shape = fit(method, vertices, faces, args.budget, args.seed).eval()
-            train_seconds = time.perf_counter() - start
+            shape, config = fit(method, vertices, faces, args.budget, args.seed, args.steps or None)
+            shape.eval()
+            end = time.perf_counter()
+            train_seconds, setup_seconds = end - config.loop_start, config.loop_start - start
+            steps = shape.config["steps_trained"]
             hier = extract_mesh(shape, shape.bounds.numpy(), args.resolution, inside=shape.inside)
             fitted[method] = hier.mesh
             if args.save:
-                from humanrecon.geometry.mesh_io import save_mesh
+                from humanrecon.io.meshes import save_mesh
 
                 save_mesh(Path(args.save) / f"{mesh_name}_{method}.ply", hier.mesh.vertices, hier.mesh.faces)
             metrics = evaluate(hier.mesh.vertices, hier.mesh.faces, vertices, faces)
             print(json.dumps({
-                "benchmark": "implicit_fit", "mesh": mesh_name, "method": method, "budget_s": args.budget,
-                "train_seconds": round(train_seconds, 1), "steps": shape.config["steps_trained"], **metrics,
+                "benchmark": "implicit_fit", "mesh": mesh_name, "method": method,
+                "budget_s": None if args.steps else args.budget, "fixed_steps": args.steps or None,
+                "threads": args.threads, "steps": steps, "train_seconds": round(train_seconds, 1),
+                "steps_per_s": round(steps / train_seconds, 2), "setup_seconds": round(setup_seconds, 1), **metrics,
                 "sampling_floor_mm": round(1000 * floor["chamfer_l1"], 3), "resolution": args.resolution,
                 "targets": TARGETS.get(mesh_name, {}).get(method, {}),
             }), flush=True)

@@ -9,10 +9,10 @@ Example::
     out.vertices.shape                       # (1, V, 3), metres, Y up, facing +Z
 """
 
-from humanrecon.body.io import ModelFileError, UnsafeModelFileError, load_model_arrays
+from humanrecon.body.io import ModelFileError, UnsafeModelFileError, load_model_arrays, resolve_model_path
 from humanrecon.body.keypoints import KeypointMap, keypoint_map
 from humanrecon.body.lbs import batch_rigid_transform, blend_shapes, lbs, skin_vertices, vertices2joints
-from humanrecon.body.model import BodyModel, BodyOutput, resolve_model_path
+from humanrecon.body.model import BodyModel, BodyOutput
 
 __all__ = [
     "BodyModel", "BodyOutput", "KeypointMap", "ModelFileError", "UnsafeModelFileError",

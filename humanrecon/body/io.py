@@ -20,13 +20,7 @@ from typing import Any
 
 import numpy as np
 
-
-class ModelFileError(ValueError):
-    """A body model file is missing, unreadable or malformed (the message names it)."""
-
-
-class UnsafeModelFileError(ModelFileError):
-    """A ``.pkl`` model file references code other than plain array data."""
+from humanrecon.errors import InputError, ModelFileError, UnsafeModelFileError
 
 
 class _ChumpyPlaceholder:
@@ -203,3 +197,53 @@ def load_model_arrays(path: str | Path) -> dict[str, Any]:
     if suffix == ".npz":
         return load_npz(path)
     raise ModelFileError(f"{path}: unknown model file extension '{suffix}' (expected .pkl or .npz)")
+
+
+# --------------------------------------------------------------------------- model-file lookup
+#: built-in models shipped in ``assets/`` (no licence gate)
+BUILTIN_MODELS = {"open": "models/open_body.npz", "open-hand": "models/open_hand_right.npz"}
+
+
+def resolve_model_path(path_or_name: str | Path, gender: str = "neutral",
+                       model_type: str | None = None) -> tuple[Path, str | None]:
+    """Turn a built-in name, a file or a smplx-style model folder into a model file path.
+
+    Returns ``(path, name)`` where ``name`` is the built-in name or None. Raises
+    :class:`ModelFileError` naming what was looked for."""
+    from humanrecon._assets import assets_dir
+
+    key = str(path_or_name)
+    if key in BUILTIN_MODELS:
+        path = assets_dir() / BUILTIN_MODELS[key]
+        if not path.is_file():
+            raise ModelFileError(f"built-in model '{key}' is missing: {path} not found "
+                                 "(rebuild it with tools/build_open_model.py)")
+        return path, key
+    if gender.lower() not in ("neutral", "male", "female"):
+        raise InputError(f"gender must be 'neutral', 'male' or 'female', got '{gender}'")
+    path = Path(path_or_name).expanduser()
+    if path.is_file():
+        return path, None
+    if path.is_dir():
+        candidates = _folder_candidates(path, gender.upper(), model_type)
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate, None
+        tried = ", ".join(str(c.relative_to(path)) for c in candidates[:8])
+        raise ModelFileError(f"{path}: no body model file found in this folder (looked for {tried}, ...)")
+    hint = "" if path.suffix.lower() in (".pkl", ".npz", "") else " (model files end in .pkl or .npz)"
+    builtin = ", ".join(f"'{n}'" for n in BUILTIN_MODELS)
+    raise ModelFileError(f"{path}: model file not found{hint}; built-in models: {builtin}")
+
+
+def _folder_candidates(folder: Path, gender: str, model_type: str | None) -> list[Path]:
+    """File names smplx.create would look for, in a folder or its per-type subfolders."""
+    types = [model_type.lower().replace("+", "").replace("-", "")] if model_type else ["smpl", "smplx", "smplh", "mano"]
+    candidates = []
+    for mtype in types:
+        stem = {"smpl": f"SMPL_{gender}", "smplh": f"SMPLH_{gender}", "smplx": f"SMPLX_{gender}",
+                "mano": "MANO_RIGHT"}.get(mtype, f"{mtype.upper()}_{gender}")
+        for sub in (folder, folder / mtype):
+            for ext in (".npz", ".pkl"):
+                candidates.append(sub / f"{stem}{ext}")
+    return candidates

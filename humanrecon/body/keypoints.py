@@ -16,9 +16,11 @@ mid-hip point, which is closer to what detectors annotate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
+
+from humanrecon.errors import InputError
 
 SMPL_JOINT_NAMES = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
@@ -74,7 +76,7 @@ def skeleton_joint_names(model_type: str, num_joints: int) -> tuple[str, ...]:
     names = {"smpl": SMPL_JOINT_NAMES, "smplh": SMPLH_JOINT_NAMES, "smplx": SMPLX_JOINT_NAMES,
              "mano": MANO_JOINT_NAMES}[model_type]
     if len(names) != num_joints:
-        raise ValueError(f"{model_type} has {len(names)} named joints, model has {num_joints}")
+        raise InputError(f"{model_type} has {len(names)} named joints, model has {num_joints}")
     return names
 
 
@@ -106,6 +108,29 @@ class KeypointMap:
                                            output.vertices)
         return points
 
+    def fold_extras(self, model) -> "KeypointMap":
+        """The same keypoints from the ``J`` skeleton joints and the vertices only: the
+        weights on the model's extra output joints (vertex picks, regressed joints,
+        landmarks) are folded into vertex weights through
+        :meth:`BodyModel.extra_joint_matrix`. ``joint_weights`` becomes ``(K, J)``,
+        ``vertex_weights`` ``(K, V)``."""
+        num_j = model.num_joints
+        surface = self.joint_weights[:, num_j:] @ model.extra_joint_matrix().to(self.joint_weights)
+        if self.vertex_weights is not None:
+            surface = surface + self.vertex_weights
+        return replace(self, joint_weights=self.joint_weights[:, :num_j], vertex_weights=surface)
+
+    def restrict(self, vertex_ids: torch.Tensor) -> "KeypointMap":
+        """The map for a partial forward pass ``model(..., vertex_ids=vertex_ids)``, whose
+        output holds vertices ``(B, S, 3)`` in ascending id order and the ``J`` skeleton
+        joints only: keeps the vertex weights of those vertices. Call it on a map whose
+        extras are folded (:meth:`fold_extras`); keypoints with weight on other vertices
+        change, so pass every vertex with a non-zero weight."""
+        if self.vertex_weights is None:
+            return self
+        ids = torch.unique(torch.as_tensor(vertex_ids, dtype=torch.long))
+        return replace(self, vertex_weights=self.vertex_weights[:, ids])
+
     @property
     def edges(self) -> list[tuple[int, int]]:
         """Skeleton edges as index pairs between available keypoints (for drawing)."""
@@ -136,9 +161,9 @@ def keypoint_map(model, fmt: str = "body25") -> KeypointMap:
     pelvis joints (as SMPLify-X does)."""
     fmt = fmt.lower().replace("_", "").replace("-", "")
     if fmt not in FORMATS:
-        raise ValueError(f"unknown keypoint format '{fmt}' (expected one of {', '.join(FORMATS)})")
+        raise InputError(f"unknown keypoint format '{fmt}' (expected one of {', '.join(FORMATS)})")
     if (fmt == "hand21") != (model.model_type == "mano"):
-        raise ValueError(f"keypoint format '{fmt}' does not apply to a {model.model_type.upper()} model")
+        raise InputError(f"keypoint format '{fmt}' does not apply to a {model.model_type.upper()} model")
     names = FORMATS[fmt]
     joint_index = {n: i for i, n in enumerate(model.joint_names)}
     surface = dict(zip(model.surface_names, model.surface_regressor.cpu())) if model.surface_names else {}

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import torch
 
+from humanrecon.errors import InputError
 from humanrecon.geometry.rotations import axis_angle_to_matrix
 
 
@@ -47,12 +48,12 @@ def _tree_schedule(parents: tuple[int, ...]) -> tuple[tuple[tuple[tuple[int, ...
     ``inverse`` maps that level-major concatenation back to joint order.
     """
     if not parents or parents[0] >= 0:
-        raise ValueError(f"parents[0] must be negative (the root), got {parents[:1]}")
+        raise InputError(f"parents[0] must be negative (the root), got {parents[:1]}")
     depth = [0] * len(parents)
     for j in range(1, len(parents)):
         p = parents[j]
         if not 0 <= p < j:
-            raise ValueError(f"joint {j} has parent {p}: parents must precede their children")
+            raise InputError(f"joint {j} has parent {p}: parents must precede their children")
         depth[j] = depth[p] + 1
     order = [0]
     levels = []

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from humanrecon.errors import InputError
 from humanrecon.body.lbs import lbs, vertices2joints
-from humanrecon.body.io import ModelFileError, load_model_arrays
+from humanrecon.body.io import ModelFileError, load_model_arrays, resolve_model_path
 
 #: skeleton joints per model type, and the pose blocks (name, joints) after the root
 MODEL_JOINTS = {"smpl": 24, "smplh": 52, "smplx": 55, "mano": 16}
@@ -51,7 +52,6 @@ _HAND_KEYS = {
     "mano": ("hands_components", "hands_mean"),
 }
 #: names `BodyModel.load` resolves to shipped files
-BUILTIN_MODELS = {"open": "models/open_body.npz", "open-hand": "models/open_hand_right.npz"}
 
 
 @dataclass
@@ -146,7 +146,7 @@ class BodyModel(nn.Module):
         if model_type is not None:
             model_type = model_type.lower().replace("+", "").replace("-", "")
             if model_type not in MODEL_JOINTS:
-                raise ValueError(f"unknown model type '{model_type}' (expected one of {', '.join(MODEL_JOINTS)})")
+                raise InputError(f"unknown model type '{model_type}' (expected one of {', '.join(MODEL_JOINTS)})")
             if model_type != detected:
                 raise ModelFileError(
                     f"{source}: model_type '{model_type}' expects {MODEL_JOINTS[model_type]} joints "
@@ -217,7 +217,7 @@ class BodyModel(nn.Module):
         SMPL-X files with ≥ 400 columns hold 300 shape + 100 expression components,
         older ones 10 + 10."""
         if num_betas < 0 or num_expr < 0:
-            raise ValueError("num_betas and num_expression_coeffs must be non-negative")
+            raise InputError("num_betas and num_expression_coeffs must be non-negative")
         if self.model_type != "smplx":
             return shapedirs[:, :, : min(num_betas, shapedirs.shape[-1])], None
         shape_dim, expr_dim = (300, 100) if shapedirs.shape[-1] >= 400 else (10, 10)
@@ -255,7 +255,7 @@ class BodyModel(nn.Module):
             means = {"left": arrays["hands_meanl"], "right": arrays["hands_meanr"]}
         if self.use_pca:
             if not 1 <= num_pca <= 45:
-                raise ValueError(f"num_pca_comps must be in 1..45, got {num_pca}")
+                raise InputError(f"num_pca_comps must be in 1..45, got {num_pca}")
             self.num_pca_comps = num_pca
             for side, c in comps.items():
                 c = np.asarray(c, dtype=np.float64)
@@ -412,10 +412,10 @@ class BodyModel(nn.Module):
             "right_hand_pose": right_hand_pose, "hand_pose": hand_pose, "jaw_pose": jaw_pose,
             "leye_pose": leye_pose, "reye_pose": reye_pose, "expression": expression,
         }
-        sizes = self._input_sizes(pose2rot)
+        sizes = self.input_sizes(pose2rot)
         for key, value in given.items():
             if value is not None and key not in sizes:
-                raise ValueError(f"{self.model_type.upper()} model takes no '{key}' "
+                raise InputError(f"{self.model_type.upper()} model takes no '{key}' "
                                  f"(it takes {', '.join(sizes)})")
         inputs = self._prepare_inputs({k: v for k, v in given.items() if v is not None}, sizes)
         batch = next(iter(inputs.values())).shape[0]
@@ -438,8 +438,11 @@ class BodyModel(nn.Module):
             joints = torch.cat([joints, self._extra_joints(vertices)], dim=1)
         return BodyOutput(vertices=vertices, joints=joints, full_pose=full_pose, betas=inputs["betas"])
 
-    def _input_sizes(self, pose2rot: bool) -> dict[str, int]:
-        """Per-sample size of each accepted argument (for axis-angles: 3 per joint)."""
+    def input_sizes(self, pose2rot: bool = True) -> dict[str, int]:
+        """What :meth:`forward` accepts: ``{argument: per-sample size}``, e.g. for SMPL
+        ``{"betas": num_betas, "global_orient": 3, "body_pose": 69, "transl": 3}``
+        (axis-angles: 3 per joint; with ``pose2rot=False`` rotation matrices: 9 per joint;
+        PCA hand poses: ``num_pca_comps``)."""
         per_joint = 3 if pose2rot else 9
         sizes = {"betas": self.num_betas, "global_orient": per_joint}
         for block, joints in POSE_BLOCKS[self.model_type]:
@@ -460,23 +463,23 @@ class BodyModel(nn.Module):
         for key, value in given.items():
             tensor = torch.as_tensor(value)
             if tensor.device != device:
-                raise ValueError(f"{key} is on {tensor.device} but the model is on {device}; "
+                raise InputError(f"{key} is on {tensor.device} but the model is on {device}; "
                                  "move one of them (model.to(device))")
             if not tensor.is_floating_point():
                 tensor = tensor.to(dtype)
             if tensor.ndim == 0 or tensor.ndim == 1:
-                raise ValueError(f"{key} must be batched, shape (B, {sizes[key]}), got {tuple(tensor.shape)}")
+                raise InputError(f"{key} must be batched, shape (B, {sizes[key]}), got {tuple(tensor.shape)}")
             tensor = tensor.reshape(tensor.shape[0], -1)
             if tensor.shape[1] != sizes[key]:
-                raise ValueError(f"{key} must have shape (B, {sizes[key]}) for this "
+                raise InputError(f"{key} must have shape (B, {sizes[key]}) for this "
                                  f"{self.model_type.upper()} model, got {tuple(value.shape)}")
             if not torch.isfinite(tensor).all():
-                raise ValueError(f"{key} contains NaN or infinite values")
+                raise InputError(f"{key} contains NaN or infinite values")
             flat[key] = tensor.to(dtype)
         batch_sizes = {t.shape[0] for t in flat.values()} - {1}
         if len(batch_sizes) > 1:
             detail = ", ".join(f"{k}: {t.shape[0]}" for k, t in flat.items())
-            raise ValueError(f"inconsistent batch sizes ({detail})")
+            raise InputError(f"inconsistent batch sizes ({detail})")
         batch = batch_sizes.pop() if batch_sizes else 1
         for key, size in sizes.items():
             if key not in flat:
@@ -556,48 +559,3 @@ def _add_batch_major(vertices: torch.Tensor, offset: torch.Tensor) -> torch.Tens
         return (vertices + offset).contiguous()
     out = torch.empty(vertices.shape, dtype=vertices.dtype, device=vertices.device)
     return torch.add(vertices, offset, out=out)
-
-
-def resolve_model_path(path_or_name: str | Path, gender: str = "neutral",
-                       model_type: str | None = None) -> tuple[Path, str | None]:
-    """Turn a built-in name, a file or a smplx-style model folder into a model file path.
-
-    Returns ``(path, name)`` where ``name`` is the built-in name or None. Raises
-    :class:`ModelFileError` naming what was looked for."""
-    from humanrecon._assets import assets_dir
-
-    key = str(path_or_name)
-    if key in BUILTIN_MODELS:
-        path = assets_dir() / BUILTIN_MODELS[key]
-        if not path.is_file():
-            raise ModelFileError(f"built-in model '{key}' is missing: {path} not found "
-                                 "(rebuild it with tools/build_open_model.py)")
-        return path, key
-    if gender.lower() not in ("neutral", "male", "female"):
-        raise ValueError(f"gender must be 'neutral', 'male' or 'female', got '{gender}'")
-    path = Path(path_or_name).expanduser()
-    if path.is_file():
-        return path, None
-    if path.is_dir():
-        candidates = _folder_candidates(path, gender.upper(), model_type)
-        for candidate in candidates:
-            if candidate.is_file():
-                return candidate, None
-        tried = ", ".join(str(c.relative_to(path)) for c in candidates[:8])
-        raise ModelFileError(f"{path}: no body model file found in this folder (looked for {tried}, ...)")
-    hint = "" if path.suffix.lower() in (".pkl", ".npz", "") else " (model files end in .pkl or .npz)"
-    builtin = ", ".join(f"'{n}'" for n in BUILTIN_MODELS)
-    raise ModelFileError(f"{path}: model file not found{hint}; built-in models: {builtin}")
-
-
-def _folder_candidates(folder: Path, gender: str, model_type: str | None) -> list[Path]:
-    """File names smplx.create would look for, in a folder or its per-type subfolders."""
-    types = [model_type.lower().replace("+", "").replace("-", "")] if model_type else ["smpl", "smplx", "smplh", "mano"]
-    candidates = []
-    for mtype in types:
-        stem = {"smpl": f"SMPL_{gender}", "smplh": f"SMPLH_{gender}", "smplx": f"SMPLX_{gender}",
-                "mano": "MANO_RIGHT"}.get(mtype, f"{mtype.upper()}_{gender}")
-        for sub in (folder, folder / mtype):
-            for ext in (".npz", ".pkl"):
-                candidates.append(sub / f"{stem}{ext}")
-    return candidates

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from humanrecon.body.keypoints import SMPL_JOINT_NAMES
+from humanrecon.errors import PoseFileError
 
 _ARMS_DOWN = math.radians(45.0)
 POSES: dict[str, dict[str, list[float]]] = {
@@ -46,10 +47,6 @@ POSES: dict[str, dict[str, list[float]]] = {
 }
 
 _KEYS = ("betas", "global_orient", "body_pose", "transl")
-
-
-class PoseFileError(ValueError):
-    """A pose file or pose dict is malformed (the message names the file and the problem)."""
 
 
 def body_pose_from_names(joint_rotations: Mapping[str, Any], num_body_joints: int = 23,

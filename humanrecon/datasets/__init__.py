@@ -1,4 +1,4 @@
-"""Datasets shared by the NeRF, DVR and splatting subsystems.
+"""Datasets for the multi-view subsystems (NeRF today):
 
 * :mod:`.blender`: the Blender / NeRF-synthetic format (``transforms_{split}.json`` + RGBA
   PNGs): ``read_blender``, ``write_blender``, ``BlenderSplit``; the OpenGL camera-to-world
@@ -10,7 +10,6 @@
 
 from humanrecon.datasets.blender import (
     BlenderSplit,
-    check_writable,
     downscale_rgba,
     output_paths,
     read_blender,
@@ -32,7 +31,7 @@ from humanrecon.datasets.synthetic import (
 )
 
 __all__ = [
-    "BlenderSplit", "body_part_colors", "bounding_sphere", "check_writable", "downscale_rgba",
+    "BlenderSplit", "body_part_colors", "bounding_sphere", "downscale_rgba",
     "default_body", "fit_distance", "make_views", "mesh_from_file", "output_paths", "part_palette", "read_blender", "render_rgba", "scale_cameras",
     "sphere_cameras", "sphere_directions", "transforms_path", "write_blender",
 ]

@@ -34,6 +34,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from humanrecon._validation import to_numpy
+from humanrecon.errors import InputError, MissingFileError
+from humanrecon.io.files import check_outputs, write_json
+from humanrecon.io.images import load_rgba, save_image
 from humanrecon.geometry.camera import Camera, intrinsics_from_focal
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".tif", ".tiff", ".bmp", ".webp")
@@ -79,7 +83,7 @@ class BlenderSplit:
         """
         bg = torch.as_tensor(background, dtype=self.images.dtype, device=self.images.device)
         if bg.shape != (3,):
-            raise ValueError(f"background must be an RGB colour of shape (3,), got {tuple(bg.shape)}")
+            raise InputError(f"background must be an RGB colour of shape (3,), got {tuple(bg.shape)}")
         a = self.alpha.unsqueeze(-1)
         return self.images * a + bg * (1.0 - a)
 
@@ -87,7 +91,7 @@ class BlenderSplit:
 # --------------------------------------------------------------------------- image helpers
 def _as_factor(factor) -> int:
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"downscale factor must be an integer >= 1, got {factor!r}")
+        raise InputError(f"downscale factor must be an integer >= 1, got {factor!r}")
     return int(factor)
 
 
@@ -107,7 +111,7 @@ def downscale_rgba(rgb: torch.Tensor, alpha: torch.Tensor, factor: int) -> tuple
         return rgb, alpha
     h, w = alpha.shape[-2] // factor, alpha.shape[-1] // factor
     if h == 0 or w == 0:
-        raise ValueError(f"cannot downscale a {alpha.shape[-1]}x{alpha.shape[-2]} image by {factor}")
+        raise InputError(f"cannot downscale a {alpha.shape[-1]}x{alpha.shape[-2]} image by {factor}")
     rgba = torch.cat([rgb * alpha.unsqueeze(-1), alpha.unsqueeze(-1)], dim=-1)
     rgba = rgba[..., : h * factor, : w * factor, :]
     blocks = rgba.reshape(*rgba.shape[:-3], h, factor, w, factor, 4).mean(dim=(-4, -2))
@@ -130,44 +134,6 @@ def scale_cameras(cameras: Camera, scale: float, width: int | None = None, heigh
     return Camera(cameras.K * diag[:, None], cameras.R, cameras.t, width, height)
 
 
-def _read_rgba(path: Path) -> np.ndarray:
-    """Image file -> float32 ``(H, W, 4)`` RGBA in ``[0, 1]`` (alpha 1 if the file has none)."""
-    import cv2
-
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise ValueError(f"could not read image file '{path}': not a decodable image")
-    if img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGRA)
-    elif img.ndim == 3 and img.shape[-1] == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
-    elif not (img.ndim == 3 and img.shape[-1] == 4):
-        raise ValueError(f"image file '{path}' has unsupported shape {img.shape}")
-    rgba = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
-    if rgba.dtype == np.uint8:
-        return rgba.astype(np.float32) / 255.0
-    if rgba.dtype == np.uint16:
-        return rgba.astype(np.float32) / 65535.0
-    return rgba.astype(np.float32)
-
-
-def _write_rgba(path: Path, rgba: np.ndarray) -> None:
-    """Float RGBA ``(H, W, 4)`` in ``[0, 1]`` -> 8-bit RGBA PNG at ``path``."""
-    import cv2
-
-    u8 = (np.clip(np.nan_to_num(rgba, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(u8, cv2.COLOR_RGBA2BGRA))
-    if not ok:
-        raise OSError(f"could not encode PNG for '{path}'")
-    try:
-        buf.tofile(str(path))
-    except OSError as exc:
-        raise OSError(f"could not write image file '{path}': {exc}") from exc
-
-
 # --------------------------------------------------------------------------- json helpers
 def transforms_path(root: str | os.PathLike, split: str) -> Path:
     """``root/transforms_{split}.json``."""
@@ -176,31 +142,31 @@ def transforms_path(root: str | os.PathLike, split: str) -> Path:
 
 def _load_json(path: Path) -> dict:
     if not path.is_file():
-        raise FileNotFoundError(f"Blender transforms file not found: '{path}'")
+        raise MissingFileError(f"Blender transforms file not found: '{path}'")
     try:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise ValueError(
+        raise InputError(
             f"{path}: malformed JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}"
         ) from exc
     if not isinstance(meta, dict):
-        raise ValueError(f"{path}: expected a JSON object at the top level, got {type(meta).__name__}")
+        raise InputError(f"{path}: expected a JSON object at the top level, got {type(meta).__name__}")
     frames = meta.get("frames")
     if not isinstance(frames, list) or not frames:
-        raise ValueError(f"{path}: no frames (expected a non-empty list under 'frames')")
+        raise InputError(f"{path}: no frames (expected a non-empty list under 'frames')")
     return meta
 
 
 def _resolve_image(json_path: Path, root: Path, index: int, frame: Any) -> Path:
     """The image file of ``frame``: ``root/file_path``, with ``.png`` appended if it lacks one."""
     if not isinstance(frame, dict) or not isinstance(frame.get("file_path"), str):
-        raise ValueError(f"{json_path}: frame {index} has no 'file_path' string")
+        raise InputError(f"{json_path}: frame {index} has no 'file_path' string")
     path = root / frame["file_path"]
     candidates = [path] if path.suffix.lower() in _IMAGE_SUFFIXES else [path.with_name(path.name + ".png"), path]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{json_path}: image of frame {index} ('{frame['file_path']}') not found: {candidates[0]}"
     )
 
@@ -210,13 +176,13 @@ def _c2w(json_path: Path, index: int, frame: dict) -> np.ndarray:
     try:
         m = np.asarray(frame["transform_matrix"], dtype=np.float64)
     except KeyError:
-        raise ValueError(f"{json_path}: frame {index} has no 'transform_matrix'") from None
+        raise InputError(f"{json_path}: frame {index} has no 'transform_matrix'") from None
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{json_path}: frame {index} transform_matrix is not a matrix of numbers ({exc})") from exc
+        raise InputError(f"{json_path}: frame {index} transform_matrix is not a matrix of numbers ({exc})") from exc
     if m.shape not in ((4, 4), (3, 4)):
-        raise ValueError(f"{json_path}: frame {index} transform_matrix must be 4x4 (or 3x4), got shape {m.shape}")
+        raise InputError(f"{json_path}: frame {index} transform_matrix must be 4x4 (or 3x4), got shape {m.shape}")
     if not np.isfinite(m).all():
-        raise ValueError(f"{json_path}: frame {index} transform_matrix contains NaN or inf")
+        raise InputError(f"{json_path}: frame {index} transform_matrix contains NaN or inf")
     return np.vstack([m[:3], [0.0, 0.0, 0.0, 1.0]])
 
 
@@ -226,16 +192,16 @@ def _intrinsics(json_path: Path, index: int, meta: dict, frame: dict, width: int
     p.update({k: frame[k] for k in _INTRINSIC_KEYS if k in frame})
     bad = {k: v for k, v in p.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
     if bad:
-        raise ValueError(f"{json_path}: frame {index} has non-numeric intrinsics {bad}")
+        raise InputError(f"{json_path}: frame {index} has non-numeric intrinsics {bad}")
     for key, size in (("w", width), ("h", height)):
         if key in p and int(p[key]) != size:
-            raise ValueError(f"{json_path}: frame {index} says {key}={p[key]} but its image is {width}x{height} (WxH)")
+            raise InputError(f"{json_path}: frame {index} says {key}={p[key]} but its image is {width}x{height} (WxH)")
     if "fl_x" in p:
         fx = float(p["fl_x"])
     elif "camera_angle_x" in p:
         fx = 0.5 * width / math.tan(0.5 * float(p["camera_angle_x"]))
     else:
-        raise ValueError(f"{json_path}: frame {index} has no intrinsics: need 'camera_angle_x' or 'fl_x'")
+        raise InputError(f"{json_path}: frame {index} has no intrinsics: need 'camera_angle_x' or 'fl_x'")
     if "fl_y" in p:
         fy = float(p["fl_y"])
     elif "camera_angle_y" in p:
@@ -244,7 +210,7 @@ def _intrinsics(json_path: Path, index: int, meta: dict, frame: dict, width: int
         fy = fx
     values = (fx, fy, float(p.get("cx", width / 2.0)), float(p.get("cy", height / 2.0)))
     if not all(math.isfinite(v) for v in values) or fx <= 0 or fy <= 0:
-        raise ValueError(f"{json_path}: frame {index} has invalid intrinsics (fx, fy, cx, cy) = {values}")
+        raise InputError(f"{json_path}: frame {index} has invalid intrinsics (fx, fy, cx, cy) = {values}")
     return values
 
 
@@ -281,7 +247,7 @@ def read_blender(
     frames = meta["frames"]
     if max_images is not None:
         if int(max_images) < 1:
-            raise ValueError(f"max_images must be >= 1, got {max_images}")
+            raise InputError(f"max_images must be >= 1, got {max_images}")
         frames = frames[: int(max_images)]
     paths = [_resolve_image(json_path, root, i, f) for i, f in enumerate(frames)]
     c2w = np.stack([_c2w(json_path, i, f) for i, f in enumerate(frames)])
@@ -290,12 +256,12 @@ def read_blender(
     first_size = None
     Ks = []
     for i, (frame, path) in enumerate(zip(frames, paths)):
-        rgba = torch.from_numpy(_read_rgba(path))
+        rgba = torch.from_numpy(load_rgba(path))
         size = (rgba.shape[1], rgba.shape[0])
         if first_size is None:
             first_size = size
         elif size != first_size:
-            raise ValueError(
+            raise InputError(
                 f"{json_path}: image sizes differ within split '{split}': {paths[0]} is "
                 f"{first_size[0]}x{first_size[1]} but {path} is {size[0]}x{size[1]} (WxH)"
             )
@@ -325,24 +291,13 @@ def output_paths(root: str | os.PathLike, split: str, n: int) -> list[Path]:
     return [transforms_path(root, split)] + [image_path(root, split, i) for i in range(n)]
 
 
-def check_writable(paths: Sequence[Path], overwrite: bool = False) -> None:
-    """Raise ``FileExistsError`` naming the first existing path unless ``overwrite``."""
-    if overwrite:
-        return
-    for path in paths:
-        if path.exists():
-            raise FileExistsError(f"refusing to overwrite existing file '{path}' (pass overwrite=True, or --overwrite)")
-
-
 def _as_rgba_array(images_rgba, n_expected: int, width: int, height: int) -> np.ndarray:
     """``(N, H, W, 4)`` or ``(N, H, W, 3)`` (opaque) numpy/torch, float or uint8 -> float32 RGBA."""
-    if hasattr(images_rgba, "detach"):
-        images_rgba = images_rgba.detach().cpu().numpy()
-    arr = np.asarray(images_rgba)
+    arr = to_numpy(images_rgba)
     arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
     want = (n_expected, height, width)
     if arr.ndim != 4 or arr.shape[:3] != want or arr.shape[-1] not in (3, 4):
-        raise ValueError(f"images_rgba must have shape (N, H, W, 4) = ({n_expected}, {height}, {width}, 4) "
+        raise InputError(f"images_rgba must have shape (N, H, W, 4) = ({n_expected}, {height}, {width}, 4) "
                          f"to match the cameras, got {arr.shape}")
     if arr.shape[-1] == 3:
         arr = np.concatenate([arr, np.ones_like(arr[..., :1])], axis=-1)
@@ -351,15 +306,9 @@ def _as_rgba_array(images_rgba, n_expected: int, width: int, height: int) -> np.
 
 def _intrinsics_dict(K: np.ndarray, index: int) -> dict[str, float]:
     if abs(K[0, 1]) > 0 or np.any(K[2] != (0.0, 0.0, 1.0)) or K[1, 0] != 0:
-        raise ValueError(f"camera {index}: K has skew or is not a pinhole matrix, cannot store it in "
+        raise InputError(f"camera {index}: K has skew or is not a pinhole matrix, cannot store it in "
                          f"transforms.json: {K.tolist()}")
     return {"fl_x": float(K[0, 0]), "fl_y": float(K[1, 1]), "cx": float(K[0, 2]), "cy": float(K[1, 2])}
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def write_blender(
@@ -390,7 +339,7 @@ def write_blender(
     n = cameras.batch_size
     rgba = _as_rgba_array(images_rgba, n, cameras.width, cameras.height)
     paths = output_paths(root, split, n)
-    check_writable(paths, overwrite)
+    check_outputs(paths, overwrite)
     json_path, image_paths = paths[0], paths[1:]
 
     cams = cameras.to(device="cpu", dtype=torch.float64)
@@ -409,6 +358,6 @@ def write_blender(
 
     image_paths[0].parent.mkdir(parents=True, exist_ok=True)
     for path, image in zip(image_paths, rgba):
-        _write_rgba(path, image)
-    _write_json_atomic(json_path, meta)
+        save_image(path, image)
+    write_json(json_path, meta)
     return json_path

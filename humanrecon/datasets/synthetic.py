@@ -17,7 +17,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from humanrecon.datasets.blender import check_writable, downscale_rgba, output_paths, scale_cameras, write_blender
+from humanrecon._validation import to_numpy
+from humanrecon.errors import InputError
+from humanrecon.io.files import check_outputs
+from humanrecon.datasets.blender import downscale_rgba, output_paths, scale_cameras, write_blender
 from humanrecon.geometry.camera import Camera
 
 LIGHT_DIR = (0.3, 0.8, 0.5)  # world direction *towards* the light: above, right, in front (+z)
@@ -27,15 +30,11 @@ _GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))  # radians between Fibonacci-sp
 _GOLDEN_FRACTION = (math.sqrt(5.0) - 1.0) / 2.0  # hue step between palette colours
 
 
-def _numpy(x) -> np.ndarray:
-    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
-
-
 def bounding_sphere(vertices) -> tuple[np.ndarray, float]:
     """A sphere holding all ``vertices (V, 3)``: centre ``(3,)`` (bounding-box centre) and radius (metres)."""
-    v = _numpy(vertices).astype(np.float64)
+    v = to_numpy(vertices).astype(np.float64)
     if v.ndim != 2 or v.shape[1] != 3 or len(v) == 0:
-        raise ValueError(f"vertices must have shape (V, 3) with V > 0, got {v.shape}")
+        raise InputError(f"vertices must have shape (V, 3) with V > 0, got {v.shape}")
     center = 0.5 * (v.min(0) + v.max(0))
     return center, float(np.linalg.norm(v - center, axis=1).max())
 
@@ -48,9 +47,9 @@ def sphere_directions(n: int, seed: int | Sequence[int] = 0, max_elevation_rad: 
     (an int or ints for numpy's ``SeedSequence``): different seeds give different points.
     """
     if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+        raise InputError(f"n must be >= 1, got {n}")
     if not 0.0 <= max_elevation_rad < 0.5 * math.pi:
-        raise ValueError(f"max_elevation_rad must lie in [0, pi/2), got {max_elevation_rad}")
+        raise InputError(f"max_elevation_rad must lie in [0, pi/2), got {max_elevation_rad}")
     rng = np.random.default_rng(seed)
     offset, azimuth0 = rng.random(), rng.uniform(0.0, 2.0 * math.pi)
     k = np.arange(n)
@@ -63,7 +62,7 @@ def sphere_directions(n: int, seed: int | Sequence[int] = 0, max_elevation_rad: 
 def fit_distance(radius: float, fov_rad: float, margin: float = 1.1) -> float:
     """Camera distance (metres) at which a sphere of ``margin * radius`` just fills the field of view ``fov_rad``."""
     if not 0.0 < fov_rad < math.pi:
-        raise ValueError(f"field of view must lie in (0, pi) radians, got {fov_rad}")
+        raise InputError(f"field of view must lie in (0, pi) radians, got {fov_rad}")
     return margin * radius / math.sin(0.5 * fov_rad)
 
 
@@ -85,8 +84,8 @@ def sphere_cameras(
     images are upright for world up = +Y. Returns a float32 :class:`Camera` of batch ``n``.
     """
     if radius <= 0:
-        raise ValueError(f"radius must be > 0, got {radius}")
-    c = np.asarray(_numpy(center), np.float64).reshape(3)
+        raise InputError(f"radius must be > 0, got {radius}")
+    c = np.asarray(to_numpy(center), np.float64).reshape(3)
     eye = c + fit_distance(radius, fov_x_rad, margin) * sphere_directions(n, seed, max_elevation_rad)
     target = np.broadcast_to(c, eye.shape)
     return Camera.look_at(torch.from_numpy(eye), torch.from_numpy(target.copy()), (0.0, 1.0, 0.0),
@@ -111,7 +110,7 @@ def body_part_colors(model) -> np.ndarray:
     ``model`` is anything with skinning weights ``lbs_weights (V, J)`` (e.g. a
     :class:`humanrecon.body.BodyModel`); joint ``j`` gets ``part_palette(J)[j]``.
     """
-    weights = _numpy(model.lbs_weights)
+    weights = to_numpy(model.lbs_weights)
     return part_palette(weights.shape[1])[weights.argmax(axis=1)]
 
 
@@ -144,7 +143,7 @@ def render_rgba(
     from humanrecon.render import render_views  # lazy: pulls in open3d on first render
 
     if isinstance(supersample, bool) or not isinstance(supersample, int) or supersample < 1:
-        raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
+        raise InputError(f"supersample must be an integer >= 1, got {supersample!r}")
     fine = scale_cameras(cameras, supersample)
     out = np.empty((cameras.batch_size, cameras.height, cameras.width, 4), np.float32)
     for i in tqdm(range(cameras.batch_size), desc=desc, disable=not progress, unit="view"):
@@ -175,7 +174,7 @@ def default_body() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def mesh_from_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices, faces and vertex colours ``(V, 3)`` in [0, 1] of a mesh file (light grey if uncoloured)."""
-    from humanrecon.geometry.mesh_io import load_mesh
+    from humanrecon.io.meshes import load_mesh
 
     mesh = load_mesh(path)
     vertices = np.asarray(mesh.vertices, np.float32)
@@ -218,9 +217,9 @@ def make_views(
     """
     counts = {name: int(n) for name, n in zip(SPLITS, (views, val, test)) if n > 0}
     if "train" not in counts:
-        raise ValueError(f"views (train images) must be >= 1, got {views}")
+        raise InputError(f"views (train images) must be >= 1, got {views}")
     for name, n in counts.items():
-        check_writable(output_paths(out, name, n), overwrite)
+        check_outputs(output_paths(out, name, n), overwrite)
     center, radius = bounding_sphere(vertices)
     cameras = {}
     for name, n in counts.items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from humanrecon.errors import InputError
 from humanrecon.body.keypoints import BODY25_NAMES
 from humanrecon.fitting.keypoint_io import Keypoints2D
 
@@ -47,7 +48,7 @@ def _landmark_array(landmarks) -> np.ndarray:
     """Validate ``landmarks`` as a ``(33, 4)`` float64 array ``[x_norm, y_norm, z, visibility]``."""
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape != (len(BLAZEPOSE_NAMES), 4):
-        raise ValueError(f"BlazePose landmarks must have shape ({len(BLAZEPOSE_NAMES)}, 4) "
+        raise InputError(f"BlazePose landmarks must have shape ({len(BLAZEPOSE_NAMES)}, 4) "
                          f"[x_norm, y_norm, z, visibility], got {lm.shape}")
     return lm
 
@@ -69,7 +70,7 @@ def blazepose_to_body25(landmarks, width: int, height: int) -> tuple[np.ndarray,
     """
     lm = _landmark_array(landmarks)
     if width <= 0 or height <= 0:
-        raise ValueError(f"image size must be positive, got width={width}, height={height}")
+        raise InputError(f"image size must be positive, got width={width}, height={height}")
     pixels = lm[:, :2] * np.array([width, height], dtype=np.float64)
     visibility = np.clip(np.nan_to_num(lm[:, 3], nan=0.0), 0.0, 1.0)
     index = {name: i for i, name in enumerate(BLAZEPOSE_NAMES)}
@@ -94,7 +95,7 @@ def _import_mediapipe():
 
 def _rgb_uint8(image) -> np.ndarray:
     """``(H, W, 3)`` RGB (float in [0, 1] or uint8; gray ``(H, W)`` too) -> C-contiguous uint8."""
-    from humanrecon.render.image_io import to_uint8
+    from humanrecon.io.images import to_uint8
 
     return np.ascontiguousarray(to_uint8(image))
 
@@ -132,7 +133,7 @@ def detect_keypoints(image, source: str = "detector") -> Keypoints2D:
     rgb = _rgb_uint8(image)
     landmarks = _run_blazepose(mp, rgb)
     if landmarks is None:
-        raise ValueError(f"{source}: the detector found no person in the image")
+        raise InputError(f"{source}: the detector found no person in the image")
     height, width = rgb.shape[:2]
     points, conf = blazepose_to_body25(landmarks, width, height)
     return Keypoints2D(points=points[None], confidence=conf[None], names=BODY25_NAMES,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from humanrecon.body.keypoints import BODY25_NAMES, COCO17_NAMES
+from humanrecon.errors import KeypointFileError
 
 #: OpenPose's COCO-18 body model (``--model_pose COCO``), by our keypoint names
 COCO18_NAMES = (
@@ -20,10 +21,6 @@ COCO18_NAMES = (
     "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear",
 )
 LAYOUTS = {"body25": BODY25_NAMES, "coco17": COCO17_NAMES, "coco18": COCO18_NAMES}
-
-
-class KeypointFileError(ValueError):
-    """A keypoint file or array is malformed (the message names the file and the problem)."""
 
 
 @dataclass

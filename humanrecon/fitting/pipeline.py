@@ -9,13 +9,14 @@ reported at the end. Existing outputs are never replaced unless ``overwrite``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from humanrecon.errors import HumanreconError, MissingFileError
+from humanrecon.io.files import check_outputs, write_json
 from humanrecon.body.keypoints import BODY25_NAMES
 from humanrecon.fitting.keypoint_io import KeypointFileError, read_keypoints, to_layout, validate
 from humanrecon.fitting.smplify import SMPLify, default_focal
@@ -78,10 +79,10 @@ def find_jobs(image_arg: str | Path, keypoints_arg: str | Path | None, out_arg: 
     if image_arg.is_file():
         return [FitJob(image_arg, kp, out)]
     if not image_arg.is_dir():
-        raise FileNotFoundError(f"{image_arg}: no such image or folder")
+        raise MissingFileError(f"{image_arg}: no such image or folder")
     images = sorted(p for p in image_arg.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
-        raise FileNotFoundError(f"{image_arg}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        raise MissingFileError(f"{image_arg}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     jobs = []
     for image in images:
         if kp is None:
@@ -113,11 +114,10 @@ def focal_from_exif(path: Path, width: int, height: int) -> float | None:
 
 
 def _check_outputs_free(out_dir: Path, overwrite: bool) -> None:
-    if overwrite or not out_dir.exists():
-        return
-    taken = [p.name for p in out_dir.iterdir() if p.name in OUTPUT_NAMES or (p.name.startswith("mesh") and p.suffix == ".obj")]
-    if taken:
-        raise FileExistsError(f"{out_dir}: already holds {', '.join(sorted(taken))}; pass --overwrite to replace")
+    """Every file a fit may write into ``out_dir`` (params.json, overlay.png, and any
+    mesh*.obj already there) must be free unless ``overwrite``."""
+    taken = [p for p in out_dir.glob("mesh*.obj")] if out_dir.is_dir() else []
+    check_outputs([out_dir / name for name in OUTPUT_NAMES] + sorted(taken), overwrite)
 
 
 def prepare(job: FitJob, *, focal: float | None = None, person: int | None = None, detect: bool = False,
@@ -185,7 +185,7 @@ def write_outputs(prepared: PreparedImage, result, rows: list[int], faces: np.nd
     rows = [rows[k] for k in keep]
     people = [prepared.people[k] for k in keep]
     from humanrecon.fitting.overlay import fit_overlay
-    from humanrecon.geometry.mesh_io import save_mesh
+    from humanrecon.io.meshes import save_mesh
     from humanrecon.render import save_image
 
     out = prepared.job.out_dir
@@ -199,8 +199,7 @@ def write_outputs(prepared: PreparedImage, result, rows: list[int], faces: np.nd
         "model": model_name, "focal_px": prepared.focal, "focal_source": prepared.focal_source,
         "people": [dict(result.person(row), index_in_file=int(p)) for row, p in zip(rows, people)],
     }
-    (out / "params.json").write_text(json.dumps(params, indent=1))
-    written.append(out / "params.json")
+    written.append(write_json(out / "params.json", params, indent=1))
     overlay = fit_overlay(prepared.image, result.vertices[rows], faces, result.camera[rows],
                           prepared.points[keep], prepared.confidence[keep], result.keypoints_2d[rows].numpy())
     written.append(save_image(out / "overlay.png", overlay))
@@ -216,7 +215,7 @@ def run(jobs: list[FitJob], fitter: SMPLify, *, faces: np.ndarray, model_name: s
     for job in jobs:
         try:
             prepared.append(prepare(job, focal=focal, person=person, detect=detect, layout=layout, overwrite=overwrite))
-        except (KeypointFileError, ValueError, FileNotFoundError, FileExistsError, ImportError) as exc:
+        except (HumanreconError, ImportError) as exc:
             report.failures.append((job.image, str(exc)))
     if not prepared:
         return report

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from humanrecon.errors import InputError
 from humanrecon.body.keypoints import SMPL_JOINT_NAMES
 
 #: per-joint axis-angle limits (radians) for the body's LEFT side and the spine, as
@@ -92,10 +93,10 @@ class GMMPosePrior(nn.Module):
         means, covars, weights = (np.asarray(a, dtype=np.float64) for a in (means, covars, weights))
         m = means.shape[0] if means.ndim == 2 else 0
         if means.shape != (m, 69) or covars.shape != (m, 69, 69) or weights.shape != (m,) or m == 0:
-            raise ValueError(f"{source}: a pose GMM needs means (M, 69), covars (M, 69, 69), weights (M,); "
+            raise InputError(f"{source}: a pose GMM needs means (M, 69), covars (M, 69, 69), weights (M,); "
                              f"got {means.shape}, {covars.shape}, {weights.shape}")
         if not all(np.isfinite(a).all() for a in (means, covars, weights)) or (weights <= 0).any():
-            raise ValueError(f"{source}: GMM arrays must be finite with positive weights")
+            raise InputError(f"{source}: GMM arrays must be finite with positive weights")
         precisions = np.linalg.inv(covars)
         _, logdet = np.linalg.slogdet(covars)
         constants = -np.log(weights) + 0.5 * logdet
@@ -111,7 +112,7 @@ class GMMPosePrior(nn.Module):
         arrays = load_model_arrays(path)
         missing = [k for k in ("means", "covars", "weights") if k not in arrays]
         if missing:
-            raise ValueError(f"{path}: not a pose GMM file, missing {missing}")
+            raise InputError(f"{path}: not a pose GMM file, missing {missing}")
         return cls(arrays["means"], arrays["covars"], arrays["weights"], str(path))
 
     def forward(self, body_pose: torch.Tensor) -> torch.Tensor:

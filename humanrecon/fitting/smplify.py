@@ -19,13 +19,14 @@ result with the lowest loss is kept. All people/images are one batched optimisat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from humanrecon.errors import InputError
 from humanrecon.body import BodyModel, keypoint_map
 from humanrecon.fitting.priors import JointLimitPrior, bending_prior, geman_mcclure, shape_prior, upright_prior
 from humanrecon.geometry import Camera
@@ -150,9 +151,9 @@ class SMPLify:
                  num_betas: int | None = None, adam_lr: float = 0.02,
                  start_yaws: Sequence[float] = (0.0, 0.5 * np.pi, np.pi, -0.5 * np.pi), keep: int = 4) -> None:
         if model.model_type == "mano":
-            raise ValueError("SMPLify fits bodies; a MANO hand model cannot be fitted to body keypoints")
+            raise InputError("SMPLify fits bodies; a MANO hand model cannot be fitted to body keypoints")
         if optimizer not in ("lbfgs", "adam"):
-            raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got '{optimizer}'")
+            raise InputError(f"optimizer must be 'lbfgs' or 'adam', got '{optimizer}'")
         self.model = model
         self.kmap = keypoint_map(model, "body25")
         self.pose_prior = pose_prior if pose_prior is not None else JointLimitPrior()
@@ -163,18 +164,14 @@ class SMPLify:
         self.keypoint_sigma = keypoint_sigma
         self.adam_lr = adam_lr
         self.num_betas = min(num_betas or model.num_betas, model.num_betas)
-        self.body_dim = model._input_sizes(True)["body_pose"]
+        self.body_dim = model.input_sizes()["body_pose"]
         self.torso_mask = torch.tensor([n in TORSO for n in self.kmap.names])
         # only the vertices the keypoints depend on are skinned while optimising; surface
         # weights are pruned to 99.9 % of each row (the final mesh uses the exact map)
-        num_j = model.num_joints
-        surface = self.kmap.joint_weights[:, num_j:] @ model.extra_joint_matrix()  # extras as vertex weights
-        if self.kmap.vertex_weights is not None:
-            surface = surface + self.kmap.vertex_weights
-        surface = prune_regressor(surface)
-        self.vertex_ids = surface.abs().sum(0).nonzero()[:, 0]
-        self.keypoint_vertex_weights = surface[:, self.vertex_ids]
-        self.keypoint_joint_weights = self.kmap.joint_weights[:, :num_j]
+        folded = self.kmap.fold_extras(model)
+        folded = replace(folded, vertex_weights=prune_regressor(folded.vertex_weights))
+        self.vertex_ids = folded.vertex_weights.abs().sum(0).nonzero()[:, 0]
+        self.partial_kmap = folded.restrict(self.vertex_ids)
         self.start_yaws = tuple(start_yaws)
         self.keep = max(1, min(keep, len(self.start_yaws)))
 
@@ -185,11 +182,7 @@ class SMPLify:
         betas = torch.nn.functional.pad(params["betas"], (0, self.model.num_betas - self.num_betas))
         out = self.model(betas=betas, global_orient=params["global_orient"], body_pose=params["body_pose"],
                          vertex_ids=None if full_mesh else self.vertex_ids)
-        if full_mesh:
-            return out, self.kmap(out)
-        points = torch.einsum("kj,bjc->bkc", self.keypoint_joint_weights.to(out.joints), out.joints)
-        points = points + torch.einsum("kv,bvc->bkc", self.keypoint_vertex_weights.to(out.vertices), out.vertices)
-        return out, points
+        return out, (self.kmap if full_mesh else self.partial_kmap)(out)
 
     def _camera(self, intrinsics: torch.Tensor, t: torch.Tensor, size: tuple[int, int]) -> Camera:
         R = FRONT_VIEW_R.to(t).expand(t.shape[0], 3, 3)
@@ -326,12 +319,12 @@ class SMPLify:
         conf = torch.as_tensor(confidence, dtype=dtype)
         batch = targets.shape[0]
         if targets.shape != (batch, len(self.kmap.names), 2) or conf.shape != (batch, len(self.kmap.names)):
-            raise ValueError(f"keypoints must be (B, {len(self.kmap.names)}, 2) and confidence (B, "
+            raise InputError(f"keypoints must be (B, {len(self.kmap.names)}, 2) and confidence (B, "
                              f"{len(self.kmap.names)}), got {tuple(targets.shape)} and {tuple(conf.shape)}")
         if not torch.isfinite(targets).all() or not torch.isfinite(conf).all():
-            raise ValueError("keypoints or confidence contain NaN or infinite values")
+            raise InputError("keypoints or confidence contain NaN or infinite values")
         if not (conf > 0).any(1).all():
-            raise ValueError("a person has no keypoint with confidence > 0")
+            raise InputError("a person has no keypoint with confidence > 0")
         intr = torch.as_tensor(intrinsics, dtype=dtype)
         intr = intr.expand(batch, 3, 3) if intr.ndim == 2 else intr
         size = tuple(image_size) if not isinstance(image_size[0], (tuple, list)) else tuple(image_size[0])

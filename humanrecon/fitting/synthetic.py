@@ -44,8 +44,10 @@ def sample_subjects(model: BodyModel, n: int, *, noise_px: float = 0.0, drop: fl
                     image_size: tuple[int, int] = (1000, 1000), focal: float = 1000.0,
                     distance: tuple[float, float] = (2.0, 8.0), pose_scale: float = 0.5,
                     max_yaw_deg: float = 180.0) -> SyntheticSubjects:
-    """Sample ``n`` subjects: betas ~ N(0, 1) clipped to ±2, body poses uniform in
-    ``pose_scale`` of the anatomical joint-limit ranges, yaw uniform in ±``max_yaw_deg``
+    """Sample ``n`` subjects: betas ~ N(0, 1) clipped to ±2, body poses Gaussian
+    N(0, (``pose_scale`` σ)²) per joint axis around the rest (T) pose with the anatomical
+    prior's σ, clipped to its joint limits (:meth:`JointLimitPrior.sample`: the fitter's
+    own prior family, so these subjects flatter it), yaw uniform in ±``max_yaw_deg``
     (pitch/roll ±10°), body centre 2-8 m in front of the camera and inside the image.
     Keypoints: BODY_25 projections + N(0, noise_px²) pixel noise, a fraction ``drop`` of
     the available keypoints given confidence 0."""

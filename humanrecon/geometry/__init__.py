@@ -1,4 +1,8 @@
-"""Shared geometry core: rotations and the OpenCV-convention ``Camera``.
+"""Shared geometry core: rotations, the OpenCV-convention ``Camera`` (and its rays),
+ground-truth occupancy / signed distance of meshes (``MeshSDF`` and samplers), mesh
+extraction (dense and hierarchical marching cubes), mesh metrics (Chamfer, IoU, normal
+consistency, F-score), scene bounds from cameras and the one open3d ray-casting scene
+builder (:mod:`.raycasting`).
 
 Every subsystem uses these; none re-implements them.
 """

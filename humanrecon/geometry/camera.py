@@ -23,6 +23,8 @@ from typing import Sequence, Union
 import numpy as np
 import torch
 
+from humanrecon.errors import InputError
+
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float], float]
 
 # OpenGL camera axes (x right, y up, z back) <-> OpenCV axes (x right, y down, z forward).
@@ -54,12 +56,12 @@ def _as_tensor(x: ArrayLike, name: str, dtype: torch.dtype, device: torch.device
     try:
         return torch.as_tensor(np.asarray(x, dtype=np.float64), dtype=dtype, device=device)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be array-like of numbers, got {type(x).__name__}") from exc
+        raise InputError(f"{name} must be array-like of numbers, got {type(x).__name__}") from exc
 
 
 def _check_finite(x: torch.Tensor, name: str) -> None:
     if not bool(torch.isfinite(x.detach()).all()):
-        raise ValueError(f"{name} must be finite, got NaN or inf in tensor of shape {tuple(x.shape)}")
+        raise InputError(f"{name} must be finite, got NaN or inf in tensor of shape {tuple(x.shape)}")
 
 
 def _batched(x: torch.Tensor, name: str, item_shape: tuple[int, ...]) -> torch.Tensor:
@@ -69,7 +71,7 @@ def _batched(x: torch.Tensor, name: str, item_shape: tuple[int, ...]) -> torch.T
     if x.dim() == len(item_shape) + 1 and tuple(x.shape[1:]) == item_shape and x.shape[0] > 0:
         return x
     want = "x".join(map(str, item_shape))
-    raise ValueError(f"{name} must have shape ({want}) or (B, {want}), got {tuple(x.shape)}")
+    raise InputError(f"{name} must have shape ({want}) or (B, {want}), got {tuple(x.shape)}")
 
 
 def _broadcast_batch(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -78,14 +80,14 @@ def _broadcast_batch(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     b = max(sizes.values())
     bad = {n: s for n, s in sizes.items() if s not in (1, b)}
     if bad:
-        raise ValueError(f"inconsistent batch sizes {sizes}: each must be 1 or {b}")
+        raise InputError(f"inconsistent batch sizes {sizes}: each must be 1 or {b}")
     return {n: v.expand(b, *v.shape[1:]) for n, v in tensors.items()}
 
 
 def _normalize(v: torch.Tensor, name: str, eps: float = 1e-12) -> torch.Tensor:
     norm = v.norm(dim=-1, keepdim=True)
     if bool((norm.detach() <= eps).any()):
-        raise ValueError(f"{name} has (near-)zero length; cannot build a camera frame")
+        raise InputError(f"{name} has (near-)zero length; cannot build a camera frame")
     return v / norm
 
 
@@ -111,7 +113,7 @@ def focal_from_fov(fov_rad: ArrayLike, size: int) -> torch.Tensor:
     dtype, device = _infer_dtype_device(fov_rad)
     fov = _as_tensor(fov_rad, "fov", dtype, device)
     if bool(((fov.detach() <= 0) | (fov.detach() >= math.pi)).any()):
-        raise ValueError(f"field of view must lie in (0, pi) radians, got {fov.detach().cpu().tolist()}")
+        raise InputError(f"field of view must lie in (0, pi) radians, got {fov.detach().cpu().tolist()}")
     return 0.5 * size / torch.tan(0.5 * fov)
 
 
@@ -158,7 +160,7 @@ class Camera:
         device = torch.device(device) if device is not None else inf_device
         for name, size in (("width", width), ("height", height)):
             if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-                raise ValueError(f"{name} must be a positive int, got {size!r}")
+                raise InputError(f"{name} must be a positive int, got {size!r}")
         tensors = {}
         for name, value, shape in (("K", K, (3, 3)), ("R", R, (3, 3)), ("t", t, (3,))):
             x = _batched(_as_tensor(value, name, dtype, device), name, shape)
@@ -209,10 +211,10 @@ class Camera:
     def cat(cameras: Sequence["Camera"]) -> "Camera":
         """Concatenate cameras with the same image size along the batch dim."""
         if not cameras:
-            raise ValueError("cameras must be a non-empty sequence")
+            raise InputError("cameras must be a non-empty sequence")
         sizes = {(c.width, c.height) for c in cameras}
         if len(sizes) != 1:
-            raise ValueError(f"cameras must share one image size, got {sorted(sizes)}")
+            raise InputError(f"cameras must share one image size, got {sorted(sizes)}")
         w, h = sizes.pop()
         cat = lambda name: torch.cat([getattr(c, name) for c in cameras])  # noqa: E731
         return Camera(cat("K"), cat("R"), cat("t"), w, h)
@@ -259,7 +261,7 @@ class Camera:
         if p.dim() == 2 and p.shape[-1] == last:
             p = p.unsqueeze(0)
         if p.dim() != 3 or p.shape[-1] != last or p.shape[0] not in (1, self.batch_size):
-            raise ValueError(
+            raise InputError(
                 f"{name} must have shape (B, N, {last}) or (N, {last}) with B={self.batch_size}, "
                 f"got {tuple(p.shape)}"
             )
@@ -301,7 +303,7 @@ class Camera:
         if d.dim() == 1:
             d = d.unsqueeze(0)
         if d.dim() != 2 or d.shape[0] not in (1, self.batch_size) or d.shape[1] != dirs.shape[1]:
-            raise ValueError(f"depth must have shape (B, N)=({self.batch_size}, {dirs.shape[1]}), got {tuple(d.shape)}")
+            raise InputError(f"depth must have shape (B, N)=({self.batch_size}, {dirs.shape[1]}), got {tuple(d.shape)}")
         return self.camera_to_world(dirs * d.unsqueeze(-1))
 
     def pixel_grid(self) -> torch.Tensor:
@@ -386,7 +388,7 @@ class Camera:
         R = torch.stack([x, y, z], dim=-2)  # rows = camera axes in world
         t = -(R @ b["eye"].unsqueeze(-1)).squeeze(-1)
         if fov_x_rad is not None and focal is not None:
-            raise ValueError("give either fov_x_rad or focal, not both")
+            raise InputError("give either fov_x_rad or focal, not both")
         if focal is not None:
             K = intrinsics_from_focal(focal, focal, width / 2.0, height / 2.0)
         else:
@@ -404,7 +406,7 @@ class Camera:
         if m.dim() == 2:
             m = m.unsqueeze(0)
         if m.dim() != 3 or m.shape[-1] != 4 or m.shape[-2] not in (3, 4):
-            raise ValueError(f"c2w must have shape (4, 4), (3, 4), (B, 4, 4) or (B, 3, 4), got {tuple(m.shape)}")
+            raise InputError(f"c2w must have shape (4, 4), (3, 4), (B, 4, 4) or (B, 3, 4), got {tuple(m.shape)}")
         _check_finite(m, "c2w")
         flip = torch.tensor(_GL_FROM_CV_DIAG, dtype=dtype, device=device)
         rot_c2w_cv = m[:, :3, :3] * flip  # scale columns: R_gl @ diag(1, -1, -1)

@@ -32,13 +32,16 @@ falls entirely between samples of the initial grid is missed.
 from __future__ import annotations
 
 import functools
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 import torch
+
+from humanrecon._validation import box_array
+from humanrecon.errors import InputError
 
 if TYPE_CHECKING:
     import trimesh
@@ -73,9 +76,9 @@ class ExtractionResult:
         return self.num_evaluations / self.dense_equivalent
 
     def save(self, path):
-        """Write the mesh with :func:`humanrecon.geometry.mesh_io.save_mesh` (.obj, .ply,
+        """Write the mesh with :func:`humanrecon.io.meshes.save_mesh` (.obj, .ply,
         .stl, .glb, .off; vertices and faces as they are). Returns the path."""
-        from humanrecon.geometry.mesh_io import save_mesh
+        from humanrecon.io.meshes import save_mesh
 
         return save_mesh(path, self.mesh.vertices, self.mesh.faces)
 
@@ -83,13 +86,7 @@ class ExtractionResult:
 # --------------------------------------------------------------------------- arguments
 def _parse_bounds(bounds) -> tuple[np.ndarray, np.ndarray]:
     """``bounds`` (2, 3) array-like -> ``(lo (3,), hi (3,))`` float64 metres, checked."""
-    b = np.asarray(bounds.detach().cpu() if isinstance(bounds, torch.Tensor) else bounds, dtype=np.float64)
-    if b.shape != (2, 3):
-        raise ValueError(f"bounds must be ((xmin, ymin, zmin), (xmax, ymax, zmax)), got shape {b.shape}")
-    if not np.isfinite(b).all():
-        raise ValueError(f"bounds must be finite, got {b.tolist()}")
-    if not (b[0] < b[1]).all():
-        raise ValueError(f"bounds need min < max on every axis, got min {b[0].tolist()} max {b[1].tolist()}")
+    b = box_array(bounds)
     return b[0], b[1]
 
 
@@ -98,14 +95,14 @@ def _level_resolutions(resolution: int, initial_resolution: int, hierarchical: b
     ``[initial, 2*initial, ..., resolution]``; raises for an invalid combination."""
     for name, value in (("resolution", resolution), ("initial_resolution", initial_resolution)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer (cells per axis), got {value!r}")
+            raise InputError(f"{name} must be a positive integer (cells per axis), got {value!r}")
     if not hierarchical:
         return [int(resolution)]
     levels = [int(initial_resolution)]
     while levels[-1] < resolution:
         levels.append(2 * levels[-1])
     if levels[-1] != resolution:
-        raise ValueError(
+        raise InputError(
             f"hierarchical extraction needs resolution = initial_resolution * 2**k (k >= 0), got "
             f"resolution={resolution}, initial_resolution={initial_resolution}; e.g. use "
             f"initial_resolution={_suggest_initial(resolution, initial_resolution)} or hierarchical=False")
@@ -141,7 +138,7 @@ class _GridEvaluator:
     def __init__(self, fn: Callable, lo: np.ndarray, hi: np.ndarray, resolution: int,
                  device: torch.device, batch_points: int):
         if isinstance(batch_points, bool) or not isinstance(batch_points, (int, np.integer)) or batch_points < 1:
-            raise ValueError(f"batch_points must be a positive integer, got {batch_points!r}")
+            raise InputError(f"batch_points must be a positive integer, got {batch_points!r}")
         self.fn, self.lo, self.device, self.batch_points = fn, lo, device, int(batch_points)
         self.scale = (hi - lo) / resolution
         self.count = 0
@@ -166,14 +163,14 @@ class _GridEvaluator:
         self.count += len(points)
         values = torch.as_tensor(values)
         if values.shape not in ((len(points),), (len(points), 1)):
-            raise ValueError(f"fn must map points (N, 3) to values (N,) (or (N, 1)); got shape "
+            raise InputError(f"fn must map points (N, 3) to values (N,) (or (N, 1)); got shape "
                              f"{tuple(values.shape)} for N={len(points)}")
         values = values.detach().reshape(-1).to(device="cpu", dtype=torch.float32).numpy()
         bad = ~np.isfinite(values)
         if bad.any():
             first = np.flatnonzero(bad)[0]
             kind = "NaN" if np.isnan(values[first]) else "inf"
-            raise ValueError(f"fn returned non-finite values ({kind}) at {int(bad.sum())} of {len(points)} "
+            raise InputError(f"fn returned non-finite values ({kind}) at {int(bad.sum())} of {len(points)} "
                              f"points, first at {points[first].tolist()} m")
         return values
 
@@ -291,7 +288,7 @@ def _check_surface(values: np.ndarray, level: float, inside: str, cells: int) ->
     vmin, vmax = float(values.min()), float(values.max())
     side = "above" if all_inside == (inside == "positive") else "below"
     side += " or equal to" if level in (vmin, vmax) else ""
-    raise ValueError(f"no surface: all values are {side} level {level} (min {vmin:.6g}, max {vmax:.6g}) "
+    raise InputError(f"no surface: all values are {side} level {level} (min {vmin:.6g}, max {vmax:.6g}) "
                      f"on the {cells + 1}^3 sample grid, i.e. everything is "
                      f"{'inside' if all_inside else 'outside'} (inside={inside!r}); "
                      "check bounds, level and inside, or raise initial_resolution for small features")
@@ -358,7 +355,7 @@ def extract_mesh(
         initial_resolution: cells per axis of the first hierarchical level.
         device: where points are sent; default the device of ``fn``'s parameters when it
             is an ``nn.Module``, else CPU.
-        progress: print one line per level to stderr.
+        progress: show a tqdm bar over the levels (network evaluations so far).
         close_boundary: treat the faces of the box as outside, so a surface that leaves
             the bounds (e.g. a learned field that is "inside" at the box edge) is capped
             there and the mesh stays closed.
@@ -373,21 +370,23 @@ def extract_mesh(
     """
     start = time.perf_counter()
     if inside not in _INSIDE:
-        raise ValueError(f"inside must be one of {_INSIDE}, got {inside!r}")
+        raise InputError(f"inside must be one of {_INSIDE}, got {inside!r}")
     level = float(level)
     lo, hi = _parse_bounds(bounds)
     levels = _level_resolutions(resolution, initial_resolution, hierarchical)
     evaluator = _GridEvaluator(fn, lo, hi, resolution, _default_device(fn, device), batch_points)
 
+    bar = tqdm(total=len(levels), desc="extract mesh", unit="level", disable=not progress, leave=False)
     step = resolution // levels[0]
     values = _evaluate_grid(evaluator, levels[0], step)
     _check_surface(values, level, inside, levels[0])
-    _report(progress, 0, levels, evaluator.count)
+    _report(bar, 0, levels, evaluator.count)
     evaluated = np.ones(values.shape, dtype=bool)
     for depth in range(1, len(levels)):
         values, evaluated = _refine(values, evaluated, evaluator, step, level, inside)
         step //= 2
-        _report(progress, depth, levels, evaluator.count)
+        _report(bar, depth, levels, evaluator.count)
+    bar.close()
     del evaluated
 
     if close_boundary:
@@ -412,9 +411,9 @@ def _outside_shell(values: np.ndarray, level: float, inside: str) -> np.ndarray:
     return values
 
 
-def _report(progress: bool, depth: int, levels: list[int], count: int) -> None:
-    """Progress line for level ``depth`` to stderr when ``progress``."""
-    if progress:
-        cells = levels[depth]
-        print(f"extract_mesh: level {depth + 1}/{len(levels)} ({cells}^3 cells): {count} evaluations "
-              f"({count / (cells + 1) ** 3:.3f} of this level's dense grid)", file=sys.stderr)
+def _report(bar, depth: int, levels: list[int], count: int) -> None:
+    """Advance the progress bar past level ``depth`` (evaluations so far, and their
+    fraction of that level's dense grid)."""
+    cells = levels[depth]
+    bar.set_postfix(cells=f"{cells}^3", evaluations=count, dense_fraction=f"{count / (cells + 1) ** 3:.3f}")
+    bar.update(1)

@@ -17,16 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from humanrecon.geometry.sdf import MeshSDF, Seed, _to_numpy, make_rng, sample_surface
-
-
-def _points(x, name: str) -> np.ndarray:
-    p = _to_numpy(x, np.float64)
-    if p.ndim != 2 or p.shape[1] != 3 or len(p) == 0:
-        raise ValueError(f"{name} must be a non-empty (N, 3) array, got shape {p.shape}")
-    if not np.isfinite(p).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return p
+from humanrecon.errors import InputError
+from humanrecon._validation import points_array, to_numpy
+from humanrecon.geometry.raycasting import raycasting_scene
+from humanrecon.geometry.sdf import MeshSDF, Seed, make_rng, sample_surface
 
 
 class _Correspondences(NamedTuple):
@@ -49,7 +43,7 @@ def _correspondences(a: np.ndarray, b: np.ndarray) -> _Correspondences:
 
 
 def _point_pair(points_a, points_b) -> tuple[np.ndarray, np.ndarray, _Correspondences]:
-    a, b = _points(points_a, "points_a"), _points(points_b, "points_b")
+    a, b = points_array(points_a, "points_a"), points_array(points_b, "points_b")
     return a, b, _correspondences(a, b)
 
 
@@ -59,10 +53,10 @@ def volumetric_iou(occ_a, occ_b) -> float:
     ``occ_a, occ_b (N,)`` bool (True inside) -> ``|a & b| / |a | b|``. Two empty shapes
     (no point inside either) count as identical: 1.0.
     """
-    a = _to_numpy(occ_a, bool)
-    b = _to_numpy(occ_b, bool)
+    a = to_numpy(occ_a, bool)
+    b = to_numpy(occ_b, bool)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"occupancies must both have shape (N,), got {a.shape} and {b.shape}")
+        raise InputError(f"occupancies must both have shape (N,), got {a.shape} and {b.shape}")
     union = np.count_nonzero(a | b)
     return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
 
@@ -115,9 +109,9 @@ def _chamfer(c: _Correspondences) -> dict[str, float]:
 
 
 def _unit(normals, name: str, n: int) -> np.ndarray:
-    v = _points(normals, name)
+    v = points_array(normals, name)
     if len(v) != n:
-        raise ValueError(f"{name} must have one normal per point ({n}), got {len(v)}")
+        raise InputError(f"{name} must have one normal per point ({n}), got {len(v)}")
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
@@ -127,7 +121,7 @@ def normal_consistency(points_a, normals_a, points_b, normals_b) -> float:
     set: ``(mean_x |n_a(x) . n_b(nn_B(x))| + mean_y |n_b(y) . n_a(nn_A(y))|) / 2``.
     Normals ``(N, 3)``/``(M, 3)`` need not be unit length (they are normalised); the
     absolute value makes the metric blind to flipped orientation, as in ONet."""
-    a, b = _points(points_a, "points_a"), _points(points_b, "points_b")
+    a, b = points_array(points_a, "points_a"), points_array(points_b, "points_b")
     na, nb = _unit(normals_a, "normals_a", len(a)), _unit(normals_b, "normals_b", len(b))
     return _normal_consistency(_correspondences(a, b), na, nb)
 
@@ -165,20 +159,42 @@ def point_to_surface(points, vertices, faces) -> tuple[np.ndarray, np.ndarray]:
 
     ``points (N, 3)``, ``vertices (V, 3)`` metres, ``faces (F, 3)``; the mesh need not
     be closed. Returns ``distance (N,)`` float64 metres and ``normals (N, 3)``: the unit
-    normal of the triangle holding each point's closest surface point.
+    normal (float64, right-hand rule on the winding) of the triangle holding each point's
+    closest surface point. A zero-area triangle has no normal: a point whose closest
+    triangle is degenerate gets the normal of its closest triangle of non-zero area
+    instead (distances are unchanged: still to all triangles). Normals are therefore
+    always finite; a mesh with no triangle of non-zero area raises ``InputError``.
     """
     import open3d as o3d
 
-    p = _points(points, "points").astype(np.float32)
-    v = _points(vertices, "vertices").astype(np.float32)
-    f = _to_numpy(faces, np.int64)
+    p = points_array(points, "points").astype(np.float32)
+    v = points_array(vertices, "vertices").astype(np.float32)
+    f = to_numpy(faces, np.int64)
     if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0 or f.min() < 0 or f.max() >= len(v):
-        raise ValueError(f"faces must be a non-empty (F, 3) array indexing {len(v)} vertices")
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(v), o3d.core.Tensor(f.astype(np.uint32)))
-    hit = scene.compute_closest_points(o3d.core.Tensor(p))
+        raise InputError(f"faces must be a non-empty (F, 3) array indexing {len(v)} vertices")
+    hit = raycasting_scene(v, f).compute_closest_points(o3d.core.Tensor(p))
     closest = hit["points"].numpy().astype(np.float64)
-    return np.linalg.norm(p - closest, axis=1), hit["primitive_normals"].numpy().astype(np.float64)
+    normals = _closest_face_normals(p, v, f, hit["primitive_ids"].numpy().astype(np.int64))
+    return np.linalg.norm(p - closest, axis=1), normals
+
+
+def _closest_face_normals(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
+                          face_ids: np.ndarray) -> np.ndarray:
+    """Unit normals ``(N, 3)`` float64 of ``faces[face_ids]``, computed here in float64
+    (open3d's float32 normals of zero-area triangles are NaN). Points whose triangle has
+    zero area take the normal of their closest non-degenerate triangle (a second
+    closest-point query restricted to those triangles)."""
+    v = vertices.astype(np.float64)
+    cross = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    length = np.linalg.norm(cross, axis=1)
+    valid = np.isfinite(length) & (length > 0)
+    normals = cross[face_ids] / np.where(valid, length, 1.0)[face_ids, None]
+    degenerate = ~valid[face_ids]
+    if degenerate.any():
+        if not valid.any():
+            raise InputError("mesh has no triangle of non-zero area: its normals are undefined")
+        normals[degenerate] = point_to_surface(points[degenerate], vertices, faces[valid])[1]
+    return normals
 
 
 def mesh_metrics(pred_vertices, pred_faces, gt_vertices, gt_faces, n_points: int = 100_000,
@@ -207,12 +223,12 @@ def mesh_metrics(pred_vertices, pred_faces, gt_vertices, gt_faces, n_points: int
     ``False`` samples independently, as ONet did.
     """
     if distance not in ("surface", "points"):
-        raise ValueError(f"distance must be 'surface' or 'points', got {distance!r}")
+        raise InputError(f"distance must be 'surface' or 'points', got {distance!r}")
     rng = make_rng(seed)
     seed_a = int(rng.integers(2**62))
     seed_b = seed_a if paired_sampling else int(rng.integers(2**62))
-    pa, na = sample_surface(_to_numpy(pred_vertices, np.float64), pred_faces, n_points, seed_a)
-    pb, nb = sample_surface(_to_numpy(gt_vertices, np.float64), gt_faces, n_points, seed_b)
+    pa, na = sample_surface(to_numpy(pred_vertices, np.float64), pred_faces, n_points, seed_a)
+    pb, nb = sample_surface(to_numpy(gt_vertices, np.float64), gt_faces, n_points, seed_b)
     na, nb = _unit(na, "normals", len(pa)), _unit(nb, "normals", len(pb))
     if distance == "surface":
         d_ab, nb_at_a = point_to_surface(pa, gt_vertices, gt_faces)

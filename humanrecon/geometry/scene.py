@@ -1,12 +1,13 @@
 """Scene extent from cameras alone, for object-centric captures (cameras around an
 object, all looking at it): the point the optical axes pass closest to, and a box that
-every camera sees whole. NeRF, DVR and splatting use it when a dataset names no box.
+every camera sees whole. NeRF uses it when a dataset names no box.
 """
 
 from __future__ import annotations
 
 import torch
 
+from humanrecon.errors import InputError
 from humanrecon.geometry.camera import Camera
 
 
@@ -16,7 +17,7 @@ def look_at_centre(cameras: Camera) -> torch.Tensor:
 
     Raises ValueError for fewer than two cameras or axes that are all parallel."""
     if len(cameras) < 2:
-        raise ValueError(f"need at least two cameras to locate the scene centre, got {len(cameras)}")
+        raise InputError(f"need at least two cameras to locate the scene centre, got {len(cameras)}")
     c = cameras.center.double()  # (B, 3)
     d = cameras.optical_axis.double()
     d = d / d.norm(dim=-1, keepdim=True)
@@ -24,7 +25,7 @@ def look_at_centre(cameras: Camera) -> torch.Tensor:
     a = projector.sum(0)
     b = (projector @ c[:, :, None]).sum(0)
     if torch.linalg.matrix_rank(a).item() < 3:
-        raise ValueError("the cameras' optical axes are parallel: no point where they meet")
+        raise InputError("the cameras' optical axes are parallel: no point where they meet")
     return torch.linalg.solve(a, b)[:, 0].to(cameras.dtype)
 
 

@@ -24,23 +24,16 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from humanrecon._validation import is_torch, to_numpy
+from humanrecon.errors import InputError
+from humanrecon.geometry.raycasting import raycasting_scene
+
 Seed = Union[int, "np.random.Generator", "torch.Generator", None]  # noqa: F821
 
 DEFAULT_CHUNK = 1 << 20  # points per open3d call; bounds the temporary memory
 
 
 # --------------------------------------------------------------------------- helpers
-def _is_torch(x) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def _to_numpy(x, dtype) -> np.ndarray:
-    """numpy copy/view of a numpy array, torch tensor (any device) or list."""
-    if _is_torch(x):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=dtype)
-
-
 def _like(values: np.ndarray, torch_device):
     """``values`` as numpy, or as a torch tensor on ``torch_device`` when not None."""
     if torch_device is None:
@@ -52,7 +45,7 @@ def _like(values: np.ndarray, torch_device):
 
 def _torch_device(x):
     """The device of a torch tensor ``x``, else None (meaning: answer in numpy)."""
-    return x.device if _is_torch(x) else None
+    return x.device if is_torch(x) else None
 
 
 def make_rng(seed: Seed) -> np.random.Generator:
@@ -60,7 +53,7 @@ def make_rng(seed: Seed) -> np.random.Generator:
     ``torch.Generator`` (one draw from it seeds the numpy one) or None (fresh entropy)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if _is_torch(seed):
+    if is_torch(seed):
         import torch
 
         return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=seed)))
@@ -69,32 +62,32 @@ def make_rng(seed: Seed) -> np.random.Generator:
 
 def _query_points(points, source: str) -> tuple[np.ndarray, tuple[int, ...]]:
     """Flatten query points ``(..., 3)`` to a finite float32 ``(N, 3)`` array."""
-    p = _to_numpy(points, np.float32)
+    p = to_numpy(points, np.float32)
     if p.ndim < 1 or p.shape[-1] != 3:
-        raise ValueError(f"{source}: query points must have shape (..., 3), got {p.shape}")
+        raise InputError(f"{source}: query points must have shape (..., 3), got {p.shape}")
     if not np.isfinite(p).all():
-        raise ValueError(f"{source}: query points contain NaN or infinite values")
+        raise InputError(f"{source}: query points contain NaN or infinite values")
     return np.ascontiguousarray(p.reshape(-1, 3)), p.shape[:-1]
 
 
 # --------------------------------------------------------------------------- mesh checks
 def _mesh_arrays(vertices, faces, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Validated float64 ``(V, 3)`` vertices and int64 ``(F, 3)`` faces."""
-    v = _to_numpy(vertices, np.float64)
-    f = _to_numpy(faces, None)
+    v = to_numpy(vertices, np.float64)
+    f = to_numpy(faces, None)
     if v.ndim != 2 or v.shape[1] != 3:
-        raise ValueError(f"{source}: vertices must have shape (V, 3), got {v.shape}")
+        raise InputError(f"{source}: vertices must have shape (V, 3), got {v.shape}")
     if f.size == 0:
-        raise ValueError(f"{source}: empty mesh (no faces)")
+        raise InputError(f"{source}: empty mesh (no faces)")
     if f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError(f"{source}: faces must have shape (F, 3) (triangles), got {f.shape}")
+        raise InputError(f"{source}: faces must have shape (F, 3) (triangles), got {f.shape}")
     if not np.issubdtype(f.dtype, np.integer):
-        raise ValueError(f"{source}: faces must be integer vertex indices, got {f.dtype}")
+        raise InputError(f"{source}: faces must be integer vertex indices, got {f.dtype}")
     f = f.astype(np.int64)
     if not np.isfinite(v).all():
-        raise ValueError(f"{source}: vertices contain NaN or infinite values")
+        raise InputError(f"{source}: vertices contain NaN or infinite values")
     if f.min() < 0 or f.max() >= len(v):
-        raise ValueError(f"{source}: face indices out of range [0, {len(v)})")
+        raise InputError(f"{source}: face indices out of range [0, {len(v)})")
     return v, f
 
 
@@ -110,10 +103,10 @@ def _check_closed_solid(mesh, source: str, repair: bool):
 
     scale = float(np.ptp(mesh.vertices, axis=0).max())
     if scale <= 0 or not (mesh.area_faces > 1e-12 * scale**2).any():
-        raise ValueError(f"{source}: degenerate mesh (all faces have zero area)")
+        raise InputError(f"{source}: degenerate mesh (all faces have zero area)")
     if not mesh.is_watertight:
         if not repair:
-            raise ValueError(
+            raise InputError(
                 f"{source}: mesh is not watertight, so inside/outside is undefined "
                 "(pass repair=True to try filling holes, or fix the mesh)")
         mesh.update_faces(mesh.nondegenerate_faces())
@@ -123,13 +116,13 @@ def _check_closed_solid(mesh, source: str, repair: bool):
         trimesh.repair.fix_normals(mesh)
         mesh.remove_unreferenced_vertices()
         if not mesh.is_watertight:
-            raise ValueError(
+            raise InputError(
                 f"{source}: mesh is not watertight, so inside/outside is undefined, "
                 "and repair (fill holes, fix winding, merge vertices) could not close it")
     with np.errstate(invalid="ignore", divide="ignore"):  # trimesh divides by a zero volume
         volume = float(mesh.volume)
     if not abs(volume) > 1e-9 * scale**3:
-        raise ValueError(f"{source}: degenerate mesh (zero enclosed volume)")
+        raise InputError(f"{source}: degenerate mesh (zero enclosed volume)")
     if volume < 0:  # consistently inside-out: flip so that normals point outwards
         mesh.invert()
     return mesh
@@ -168,13 +161,13 @@ class MeshSDF:
         import trimesh
 
         if nsamples < 1 or nsamples % 2 == 0:
-            raise ValueError(f"{source}: nsamples must be a positive odd number, got {nsamples}")
+            raise InputError(f"{source}: nsamples must be a positive odd number, got {nsamples}")
         v, f = _mesh_arrays(vertices, faces, source)
         mesh = trimesh.Trimesh(v, f, process=False)
         if not mesh.is_watertight:  # split seams: merge coincident vertices and test again
             mesh = trimesh.Trimesh(v, f, process=True)
         if len(mesh.faces) == 0:
-            raise ValueError(f"{source}: degenerate mesh (all faces have zero area)")
+            raise InputError(f"{source}: degenerate mesh (all faces have zero area)")
         self.mesh = _check_closed_solid(mesh, source, repair)
         self.source = source
         self.nsamples = int(nsamples)
@@ -207,12 +200,7 @@ class MeshSDF:
     def scene(self):
         """The open3d ``RaycastingScene`` (built on first use)."""
         if self._scene is None:
-            import open3d as o3d
-
-            scene = o3d.t.geometry.RaycastingScene()
-            scene.add_triangles(o3d.core.Tensor(self.vertices),
-                                o3d.core.Tensor(self.faces.astype(np.uint32)))
-            self._scene = scene
+            self._scene = raycasting_scene(self.vertices, self.faces)
         return self._scene
 
     # ------------------------------------------------------------------ queries
@@ -271,7 +259,7 @@ def _surface_samples(vertices: np.ndarray, faces: np.ndarray, n: int,
     cross = _triangle_cross(vertices, faces)
     area2 = np.linalg.norm(cross, axis=1)
     if not area2.sum() > 0:
-        raise ValueError("cannot sample the surface of a mesh with zero area")
+        raise InputError("cannot sample the surface of a mesh with zero area")
     face = rng.choice(len(faces), size=n, p=area2 / area2.sum())
     u, w = rng.random(n), rng.random(n)
     flip = u + w > 1
@@ -372,7 +360,7 @@ def sample_sdf_points(mesh_sdf: MeshSDF, n_points: int, *, uniform_fraction: flo
     (negative inside), shuffled; numpy, or torch on the ``MeshSDF``'s vertex device.
     """
     if not 0.0 <= uniform_fraction <= 1.0:
-        raise ValueError(f"uniform_fraction must be in [0, 1], got {uniform_fraction}")
+        raise InputError(f"uniform_fraction must be in [0, 1], got {uniform_fraction}")
     rng = make_rng(seed)
     n_uniform = int(round(n_points * uniform_fraction))
     lo, hi = mesh_sdf.bounds

@@ -8,7 +8,6 @@ Coordinates are metres in one world frame shared by clouds and queries.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,6 +15,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from humanrecon.errors import InputError
+from humanrecon.io.checkpoints import restore_module, save_checkpoint
 from humanrecon.implicit.losses import occupancy_bce
 from humanrecon.implicit.networks import OccupancyNetwork, PointNetEncoder
 from humanrecon.implicit.train import History, TrainConfig, optimize
@@ -42,7 +43,6 @@ class PointCloudOccupancy(nn.Module):
     def __init__(self, c_dim: int = 128, encoder_hidden: int = 128, decoder_hidden: int = 256,
                  decoder_blocks: int = 5) -> None:
         super().__init__()
-        self.kind = "occ-pointcloud"
         self.config = {"c_dim": c_dim, "encoder_hidden": encoder_hidden, "decoder_hidden": decoder_hidden,
                        "decoder_blocks": decoder_blocks}
         self.encoder = PointNetEncoder(c_dim, encoder_hidden)
@@ -53,23 +53,13 @@ class PointCloudOccupancy(nn.Module):
 
     def save(self, path: str | Path) -> Path:
         """Write settings + weights atomically (what :meth:`load` reads)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        settings = {k: v for k, v in self.config.items() if k != "steps_trained"}
-        torch.save({"format": "humanrecon-pointcloud-occ", "settings": settings, "state_dict": self.state_dict()}, tmp)
-        tmp.replace(path)
-        return path
+        return save_checkpoint(path, "pointcloud-occupancy", dict(self.config), self.state_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "PointCloudOccupancy":
-        path = Path(path)
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-            model = cls(**data["settings"])
-            model.load_state_dict(data["state_dict"])
-        except (OSError, RuntimeError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
-            raise ValueError(f"{path}: not a point-cloud occupancy checkpoint ({exc})") from exc
+    def load(cls, path: str | Path, map_location="cpu") -> "PointCloudOccupancy":
+        """Restore a model written by :meth:`save` (``MissingFileError`` /
+        ``CheckpointError`` naming the file otherwise)."""
+        model, _ = restore_module(path, "pointcloud-occupancy", lambda settings: cls(**settings), map_location)
         return model
 
 
@@ -85,7 +75,7 @@ def train_point_conditioned(model: PointCloudOccupancy, shapes: list[TrainingSha
     shapes, a cloud of ``cloud_points`` noisy surface points and ``config.batch_points``
     labelled queries of each, and minimises the BCE of the decoded occupancy."""
     if not shapes:
-        raise ValueError("need at least one training shape")
+        raise InputError("need at least one training shape")
     per_shape = max(1, config.batch_points // shapes_per_step)
 
     def loss_fn(step, generator):
@@ -95,4 +85,4 @@ def train_point_conditioned(model: PointCloudOccupancy, shapes: list[TrainingSha
         points = torch.stack([q[0] for q in queries])
         occupancy = torch.stack([q[1] for q in queries])
         return occupancy_bce(model(clouds, points), occupancy)
-    return optimize(model, loss_fn, config)
+    return optimize(model, loss_fn, config, name="point-cloud occupancy")

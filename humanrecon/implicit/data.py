@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from humanrecon.errors import InputError
 from humanrecon.geometry.sdf import MeshSDF, sample_occupancy_points, sample_sdf_points
+from humanrecon.implicit.config import POOL_POINTS
 from humanrecon.implicit.train import ImplicitShape, TrainConfig, build_shape, train_igr, train_occupancy, train_sdf
 
 
@@ -34,7 +36,7 @@ def padded_bounds(points: np.ndarray, padding: float = 0.1) -> np.ndarray:
     return np.stack([lo - pad, hi + pad]).astype(np.float32)
 
 
-def mesh_pool(mesh_sdf: MeshSDF, kind: str, n_points: int = 300_000, seed: int = 0) -> PointPool:
+def mesh_pool(mesh_sdf: MeshSDF, kind: str, n_points: int = POOL_POINTS, seed: int = 0) -> PointPool:
     """Ground-truth pool for ``kind`` ``"occ"`` (ONet sampling: half uniform, half near the
     surface at two scales) or ``"sdf"`` (DeepSDF sampling)."""
     if kind == "occ":
@@ -42,13 +44,13 @@ def mesh_pool(mesh_sdf: MeshSDF, kind: str, n_points: int = 300_000, seed: int =
     elif kind == "sdf":
         points, values = sample_sdf_points(mesh_sdf, n_points, uniform_fraction=0.2, seed=seed)
     else:
-        raise ValueError(f"no ground-truth pool for kind '{kind}' (use 'occ' or 'sdf')")
+        raise InputError(f"no ground-truth pool for kind '{kind}' (use 'occ' or 'sdf')")
     return PointPool(torch.as_tensor(np.asarray(points), dtype=torch.float32),
                      torch.as_tensor(np.asarray(values), dtype=torch.float32))
 
 
 def fit_mesh(vertices, faces, kind: str, config: TrainConfig, network: dict | None = None, *,
-             repair: bool = False, source: str = "mesh", n_points: int = 300_000) -> ImplicitShape:
+             repair: bool = False, source: str = "mesh", n_points: int = POOL_POINTS) -> ImplicitShape:
     """Fit an occupancy network (``kind="occ"``) or a DeepSDF decoder (``"sdf"``) to one
     watertight mesh (metres). ``network``: ``hidden``, ``layers``/``blocks``,
     ``frequencies``, ``c_dim``."""
@@ -90,16 +92,16 @@ def read_point_cloud(path: str | Path, need_normals: bool = False) -> tuple[np.n
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: point cloud file not found")
+        raise InputError(f"{path}: point cloud file not found")
     cloud = o3d.io.read_point_cloud(str(path))
     points = np.asarray(cloud.points, dtype=np.float32)
     if len(points) == 0:
-        raise ValueError(f"{path}: no points could be read (empty or broken point-cloud file)")
+        raise InputError(f"{path}: no points could be read (empty or broken point-cloud file)")
     if not np.isfinite(points).all():
-        raise ValueError(f"{path}: the point cloud contains NaN or infinite coordinates")
+        raise InputError(f"{path}: the point cloud contains NaN or infinite coordinates")
     normals = np.asarray(cloud.normals, dtype=np.float32) if cloud.has_normals() else None
     if need_normals and normals is None:
-        raise ValueError(f"{path}: normals were requested (--use-normals) but the point cloud has none")
+        raise InputError(f"{path}: normals were requested (--use-normals) but the point cloud has none")
     if normals is not None:
         norm = np.linalg.norm(normals, axis=1, keepdims=True)
         normals = normals / np.where(norm > 0, norm, 1.0)

@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from humanrecon.errors import InputError
+
 
 class FourierFeatures(nn.Module):
     """Positional encoding ``[x, sin(2^k π x / s), cos(2^k π x / s)]_{k < L}``: ``(…, 3) -> (…, 3 + 6L)``.
@@ -154,7 +156,7 @@ class ImplicitMLP(nn.Module):
                  weight_norm: bool = False, encoding: FourierFeatures | None = None) -> None:
         super().__init__()
         if activation not in ("relu", "softplus"):
-            raise ValueError(f"activation must be 'relu' or 'softplus', got '{activation}'")
+            raise InputError(f"activation must be 'relu' or 'softplus', got '{activation}'")
         self.encoding = encoding or FourierFeatures(0)
         self.c_dim = c_dim
         in_dim = c_dim + self.encoding.out_dim
@@ -196,7 +198,7 @@ class ImplicitMLP(nn.Module):
         x = self.encoding(points)
         if self.c_dim:
             if code is None:
-                raise ValueError(f"this network needs a code (B, {self.c_dim})")
+                raise InputError(f"this network needs a code (B, {self.c_dim})")
             x = torch.cat([code[:, None, :].expand(-1, x.shape[1], -1), x], dim=-1)
         inputs = x
         for i, layer in enumerate(self.layers):

@@ -1,60 +1,33 @@
 """Single-shape training of implicit networks: occupancy (BCE), DeepSDF (clamped L1 +
 code prior) and IGR from raw points (surface + eikonal + optional normal terms).
 
-Every trainer runs the same loop (:func:`optimize`): Adam with a cosine learning-rate
-decay, a progress bar, periodic checkpoints, and a guard that stops with a clear message
-when the loss stops being finite, keeping the last good checkpoint on disk.
+Every trainer runs :func:`optimize`: Adam with a cosine learning-rate decay on the shared
+loop of :mod:`humanrecon.training` (progress bar, periodic checkpoints, step or time
+budget, and a guard that stops with a clear message when the loss stops being finite,
+keeping the last good checkpoint on disk).
 """
 
 from __future__ import annotations
 
-import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from humanrecon._schedule import cosine_decay, progress_fraction
+from humanrecon.errors import InputError
+from humanrecon.io.checkpoints import restore_module, save_checkpoint
 from humanrecon.implicit.losses import clamped_l1, eikonal_loss, gradient, latent_regularizer, occupancy_bce
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP, OccupancyNetwork
+from humanrecon.implicit.config import NetworkConfig, TrainConfig  # noqa: F401 (re-exported)
+from humanrecon.training import TrainingHistory, train_loop
 
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
-
-
-@dataclass
-class TrainConfig:
-    """Training-loop settings. ``checkpoint``: where to save (None: nowhere)."""
-
-    steps: int = 2000
-    batch_points: int = 8192
-    lr: float = 1e-3
-    min_lr_fraction: float = 0.05
-    seed: int = 0
-    checkpoint: Path | None = None
-    checkpoint_every: int = 500
-    progress: bool = True
-    #: wall-time budget: stop (after a whole step) once spent; the cosine schedule then
-    #: follows the larger of the step and the time fraction, so it still ends annealed
-    max_seconds: float | None = None
-
-    def learning_rate(self, step: int, elapsed: float) -> float:
-        """Cosine decay from ``lr`` to ``min_lr_fraction · lr`` over the steps or the time
-        budget, whichever runs out first (``elapsed`` in seconds)."""
-        progress = progress_fraction(step, self.steps, elapsed, self.max_seconds)
-        return cosine_decay(self.lr, progress, self.min_lr_fraction)
-
-
-@dataclass
-class History:
-    losses: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+#: what a single-shape training run did (losses per step, wall seconds)
+History = TrainingHistory
 
 
 class ImplicitShape(nn.Module):
@@ -71,7 +44,7 @@ class ImplicitShape(nn.Module):
                  config: dict) -> None:
         super().__init__()
         if kind not in ("occ", "sdf", "igr"):
-            raise ValueError(f"kind must be 'occ', 'sdf' or 'igr', got '{kind}'")
+            raise InputError(f"kind must be 'occ', 'sdf' or 'igr', got '{kind}'")
         self.kind = kind
         self.network = network
         self.code = nn.Parameter(code) if code is not None else None
@@ -93,82 +66,63 @@ class ImplicitShape(nn.Module):
         return self.network((points - self.centre)[None], code)[0]
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint (config + weights) that :meth:`load` restores."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save({"kind": self.kind, "config": self.config, "state_dict": self.state_dict()}, tmp)
-        tmp.replace(path)  # never leave a half-written checkpoint
-        return path
+        """Write a checkpoint (kind, config and weights) atomically; :meth:`load` restores it."""
+        return save_checkpoint(path, "implicit-shape", {"kind": self.kind, "config": self.config}, self.state_dict())
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "ImplicitShape":
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: checkpoint not found")
-        try:
-            data = torch.load(path, map_location=map_location, weights_only=True)
-            shape = build_shape(data["kind"], data["config"])
-            shape.load_state_dict(data["state_dict"])
-        except (RuntimeError, KeyError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
-            raise ValueError(f"{path}: not a humanrecon implicit-shape checkpoint ({exc})") from exc
+        """Restore a shape written by :meth:`save` (``MissingFileError`` / ``CheckpointError``
+        naming the file otherwise)."""
+        shape, _ = restore_module(path, "implicit-shape", lambda s: build_shape(s["kind"], s["config"]), map_location)
         return shape
 
 
 def build_shape(kind: str, config: dict) -> ImplicitShape:
     """Network + code for a ``kind`` from a plain config dict (also used to restore)."""
-    encoding = FourierFeatures(config.get("frequencies", 0), config.get("encoding_scale", 1.0))
+    encoding = FourierFeatures(config.get("frequencies", NetworkConfig.frequencies), config.get("encoding_scale", 1.0))
     c_dim = config.get("c_dim", 0)
+    hidden, layers = config.get("hidden", NetworkConfig.hidden), config.get("layers", NetworkConfig.layers)
     if kind == "occ":
-        network = OccupancyNetwork(max(c_dim, 1), config.get("hidden", 128), config.get("blocks", 3), encoding)
+        network = OccupancyNetwork(max(c_dim, 1), hidden, config.get("blocks", NetworkConfig.blocks), encoding)
         c_dim = max(c_dim, 1)
     elif kind == "sdf":
-        network = ImplicitMLP(c_dim, config.get("hidden", 256), config.get("layers", 6), activation="relu",
+        network = ImplicitMLP(c_dim, hidden, layers, activation="relu",
                               weight_norm=True, output_tanh=False, encoding=encoding,
                               geometric_init="init_radius" in config, init_radius=config.get("init_radius", 0.5))
     else:
-        network = ImplicitMLP(0, config.get("hidden", 256), config.get("layers", 6), activation="softplus",
+        network = ImplicitMLP(0, hidden, layers, activation="softplus",
                               geometric_init=True, init_radius=config.get("init_radius", 0.5), encoding=encoding)
         c_dim = 0
     code = torch.zeros(c_dim) if c_dim else None
     return ImplicitShape(kind, network, code, torch.tensor(config["bounds"]), dict(config, c_dim=c_dim))
 
 
-def optimize(shape: ImplicitShape, loss_fn: Callable[[int, torch.Generator], torch.Tensor],
-             config: TrainConfig) -> History:
-    """Adam + cosine decay over ``config.steps`` (or the time budget,
-    :meth:`TrainConfig.learning_rate`); checkpoints every ``checkpoint_every`` steps (only
-    while the loss is finite); raises :class:`TrainingDivergedError` at the first
-    non-finite loss, naming the last good checkpoint. Records the number of steps run in
-    ``shape.config["steps_trained"]``."""
-    import time
-
+def optimize(module: nn.Module, loss_fn: Callable[[int, torch.Generator], torch.Tensor],
+             config: TrainConfig, name: str | None = None) -> History:
+    """Adam + cosine decay of ``module``'s parameters on the shared loop
+    (:func:`humanrecon.training.train_loop`) for ``config.steps`` or ``config.max_seconds``;
+    ``loss_fn(step, generator)`` draws a batch and returns the loss. Checkpoints go to
+    ``config.checkpoint`` (when set, and ``module`` has ``save(path)``) every
+    ``checkpoint_every`` steps and at the end; a non-finite loss raises
+    :class:`humanrecon.errors.TrainingDivergedError` naming the last good checkpoint.
+    An :class:`ImplicitShape` records the steps run in ``config["steps_trained"]``."""
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
-    opt = torch.optim.Adam(shape.parameters(), lr=config.lr)
-    history, start, last_good = History(), time.perf_counter(), None
-    bar = tqdm(range(config.steps), desc=f"train {shape.kind}", disable=not config.progress, leave=False)
-    for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = config.learning_rate(step, time.perf_counter() - start)
-        opt.zero_grad()
-        loss = loss_fn(step, generator)
-        if not torch.isfinite(loss):
-            where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
-            raise TrainingDivergedError(f"training {shape.kind}: loss became {loss.item()} at step {step}; {where}")
-        loss.backward()
-        opt.step()
-        history.losses.append(loss.item())
-        shape.config["steps_trained"] = step + 1
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{history.losses[-1]:.4g}")
-        if config.checkpoint and (step + 1) % config.checkpoint_every == 0:
-            last_good = shape.save(config.checkpoint)
-        if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-            break
-    if config.checkpoint:
-        shape.save(config.checkpoint)
-    history.seconds = time.perf_counter() - start
+    opt = torch.optim.Adam(module.parameters(), lr=config.lr)
+    name = name or getattr(module, "kind", type(module).__name__)
+
+    def record(steps: int) -> None:
+        if isinstance(module, ImplicitShape):
+            module.config["steps_trained"] = steps
+
+    def save(steps: int, elapsed: float) -> Path:
+        record(steps)
+        return module.save(config.checkpoint)
+
+    history = train_loop(lambda step: loss_fn(step, generator), opt, config.budget, config.learning_rate,
+                         name=name, save=save if config.checkpoint else None,
+                         checkpoint_every=config.checkpoint_every, progress=config.progress)
+    record(history.steps)
     return history
 
 

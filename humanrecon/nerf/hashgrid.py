@@ -58,6 +58,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from humanrecon._validation import box_tensor
+from humanrecon.errors import InputError
+
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[Sequence[float]]]
 
 #: Instant-NGP / tiny-cuda-nn hash primes for x, y, z.
@@ -72,7 +75,7 @@ def grid_resolutions(levels: int, base_resolution: int, finest_resolution: int) 
     A relative tolerance of 1e-9 guards the floor against round-off, so the last level is
     exactly ``finest_resolution``."""
     if levels < 1 or base_resolution < 1 or finest_resolution < base_resolution:
-        raise ValueError(f"need levels >= 1 and 1 <= base <= finest, got levels={levels}, "
+        raise InputError(f"need levels >= 1 and 1 <= base <= finest, got levels={levels}, "
                          f"base={base_resolution}, finest={finest_resolution}")
     if levels == 1:
         return [int(base_resolution)]
@@ -104,7 +107,7 @@ def dense_index(coords: torch.Tensor, resolution: int) -> torch.Tensor:
 
 def _check_power_of_two(n: int) -> None:
     if n < 1 or n & (n - 1):
-        raise ValueError(f"table size must be a power of two, got {n}")
+        raise InputError(f"table size must be a power of two, got {n}")
 
 
 # --------------------------------------------------------------------------- row gather
@@ -211,9 +214,9 @@ class HashGridEncoding(nn.Module):
                  bounds: ArrayLike | None = None) -> None:
         super().__init__()
         if features_per_level < 1:
-            raise ValueError(f"features_per_level must be >= 1, got {features_per_level}")
+            raise InputError(f"features_per_level must be >= 1, got {features_per_level}")
         if not 1 <= log2_table_size <= 40:
-            raise ValueError(f"log2_table_size must be in [1, 40], got {log2_table_size}")
+            raise InputError(f"log2_table_size must be in [1, 40], got {log2_table_size}")
         self.levels = int(levels)
         self.features_per_level = int(features_per_level)
         self.log2_table_size = int(log2_table_size)
@@ -268,7 +271,7 @@ class HashGridEncoding(nn.Module):
 
         ``x`` is cast to the table's dtype; it must be on the module's device."""
         if x.shape[-1] != 3:
-            raise ValueError(f"x must have shape (N, 3), got {tuple(x.shape)}")
+            raise InputError(f"x must have shape (N, 3), got {tuple(x.shape)}")
         batch_shape = x.shape[:-1]
         u = self.normalize(x.reshape(-1, 3).to(self.table.dtype)).t()       # (3, N)
         corners = [self._level_corners(u, level) for level in range(self.levels)]
@@ -300,11 +303,7 @@ class HashGridEncoding(nn.Module):
         return index.view(8, n), weights.view(8, n)
 
 def _as_bounds(bounds: ArrayLike | None) -> torch.Tensor:
-    """``(2, 3)`` float32 box ``[min, max]`` with ``max > min`` on every axis."""
+    """``(2, 3)`` float32 box ``[min, max]`` (default: the unit cube)."""
     if bounds is None:
         return torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
-    b = torch.as_tensor(np.asarray(bounds.detach().cpu() if isinstance(bounds, torch.Tensor) else bounds,
-                                   dtype=np.float64), dtype=torch.float32)
-    if b.shape != (2, 3) or not bool(torch.isfinite(b).all()) or not bool((b[1] > b[0]).all()):
-        raise ValueError(f"bounds must be a finite (2, 3) box [min, max] with max > min, got {b.tolist()}")
-    return b
+    return box_tensor(bounds)

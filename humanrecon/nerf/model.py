@@ -6,13 +6,14 @@ World frame and units follow :mod:`humanrecon.geometry` (metres, OpenCV cameras)
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from humanrecon._validation import box_tensor
 from humanrecon.geometry.camera import Camera
+from humanrecon.io.checkpoints import restore_module, save_checkpoint
 from humanrecon.nerf.field import NGPField
 from humanrecon.nerf.occupancy_grid import OccupancyGrid
 from humanrecon.nerf.volume import PackedSamples, RenderedRays, composite, march_rays, render_weights
@@ -40,9 +41,7 @@ class NerfModel(nn.Module):
         unknown = set(field) - set(FIELD_KEYS)
         if unknown:
             raise TypeError(f"unknown field settings: {sorted(unknown)}")
-        bounds = torch.as_tensor(bounds, dtype=torch.float32).reshape(2, 3)
-        if not torch.isfinite(bounds).all() or not (bounds[1] > bounds[0]).all():
-            raise ValueError(f"bounds must be a finite box [min, max] with max > min, got {bounds.tolist()}")
+        bounds = box_tensor(bounds)
         self.settings = {"bounds": bounds.tolist(), "samples_per_diagonal": int(samples_per_diagonal),
                          "grid_resolution": int(grid_resolution),
                          "transmittance_threshold": float(transmittance_threshold), **field}
@@ -97,27 +96,11 @@ class NerfModel(nn.Module):
     def save(self, path: str | Path, **extra) -> Path:
         """Write settings + weights (+ ``extra`` entries such as the optimiser state)
         atomically, so an interrupted save never leaves a broken checkpoint."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save({"format": "humanrecon-nerf", "settings": self.settings, "state_dict": self.state_dict(),
-                    **extra}, tmp)
-        tmp.replace(path)
-        return path
+        return save_checkpoint(path, "nerf", self.settings, self.state_dict(), **extra)
 
     @classmethod
     def load(cls, path: str | Path, map_location="cpu") -> tuple["NerfModel", dict]:
-        """Restore a model saved by :meth:`save`; returns it and the whole checkpoint dict."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: NeRF checkpoint not found")
-        try:
-            data = torch.load(path, map_location=map_location, weights_only=True)
-            if data.get("format") != "humanrecon-nerf":
-                raise ValueError("missing format tag")
-            model = cls(**data["settings"])
-            model.load_state_dict(data["state_dict"])
-        except (RuntimeError, KeyError, ValueError, TypeError, EOFError, AttributeError,
-                pickle.UnpicklingError) as exc:
-            raise ValueError(f"{path}: not a humanrecon NeRF checkpoint ({exc})") from exc
+        """Restore a model saved by :meth:`save`; returns it and the whole checkpoint dict.
+        ``MissingFileError`` / ``CheckpointError`` naming the file otherwise."""
+        model, data = restore_module(path, "nerf", lambda settings: cls(**settings), map_location)
         return model.to(map_location), data

@@ -16,6 +16,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from humanrecon.errors import InputError
+
 
 class OccupancyGrid(nn.Module):
     """Density EMA + bitfield over a box; call :meth:`update` every few training steps.
@@ -34,7 +36,7 @@ class OccupancyGrid(nn.Module):
                  decay: float = 0.95) -> None:
         super().__init__()
         if resolution < 4 or resolution % 4:
-            raise ValueError(f"occupancy-grid resolution must be a multiple of 4 (coarse cells are 4³), got {resolution}")
+            raise InputError(f"occupancy-grid resolution must be a multiple of 4 (coarse cells are 4³), got {resolution}")
         self.register_buffer("bounds", torch.as_tensor(bounds, dtype=torch.float32).reshape(2, 3).clone())
         self.resolution = int(resolution)
         self.step = float(step)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from humanrecon.errors import InputError
+
 MAX_DEGREE = 4
 
 
@@ -30,9 +32,9 @@ def spherical_harmonics(directions: torch.Tensor, degree: int = 4, normalize: bo
     ``degree`` is the number of bands (1 … 4; Instant-NGP uses 4 → 16 values).
     Differentiable; dtype and device follow the input."""
     if not 1 <= degree <= MAX_DEGREE:
-        raise ValueError(f"degree must be in 1..{MAX_DEGREE}, got {degree}")
+        raise InputError(f"degree must be in 1..{MAX_DEGREE}, got {degree}")
     if directions.shape[-1] != 3:
-        raise ValueError(f"directions must have shape (..., 3), got {tuple(directions.shape)}")
+        raise InputError(f"directions must have shape (..., 3), got {tuple(directions.shape)}")
     if normalize:
         directions = torch.nn.functional.normalize(directions, dim=-1)
     x, y, z = directions.unbind(-1)
@@ -65,7 +67,7 @@ class SHEncoding(nn.Module):
     def __init__(self, degree: int = 4, normalize: bool = False) -> None:
         super().__init__()
         if not 1 <= degree <= MAX_DEGREE:
-            raise ValueError(f"degree must be in 1..{MAX_DEGREE}, got {degree}")
+            raise InputError(f"degree must be in 1..{MAX_DEGREE}, got {degree}")
         self.degree = int(degree)
         self.normalize = bool(normalize)
 

@@ -10,64 +10,35 @@ too, so a run can resume.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from humanrecon._schedule import exponential_decay, progress_fraction
 from humanrecon.geometry.scene import visible_bounds
+from humanrecon.nerf.config import CHECKPOINT, MODEL_PRESETS, NerfConfig  # noqa: F401 (re-exported)
 from humanrecon.nerf.model import NerfModel
-
-CHECKPOINT = "model.pt"
-
-#: model settings per target: ``ngp`` is Instant-NGP's (2^19-row tables up to 2048³,
-#: fine steps: for GPUs and large images); ``cpu`` trades resolution for steps per second
-#: (2^17 rows up to 512³, coarser steps) and is what the CPU benchmark measures.
-MODEL_PRESETS = {
-    "ngp": {"log2_table_size": 19, "finest_resolution": 2048, "samples_per_diagonal": 1024, "grid_resolution": 128},
-    "cpu": {"log2_table_size": 17, "finest_resolution": 512, "samples_per_diagonal": 384, "grid_resolution": 64},
-}
-
+from humanrecon.training import Budget, TrainingHistory, TrainingHook, exponential_decay, train_loop
 
 @dataclass
-class NerfConfig:
-    """Training settings. ``max_seconds``: wall-time budget (the learning-rate schedule
-    then follows the time); ``model``: :class:`NerfModel` keyword arguments (field
-    settings, ``samples_per_diagonal``, ``grid_resolution``)."""
-
-    steps: int = 20_000
-    max_seconds: float | None = None
-    samples_per_batch: int = 1 << 16
-    initial_rays: int = 1024
-    max_rays: int = 1 << 15
-    lr: float = 1e-2
-    final_lr_fraction: float = 0.03
-    weight_decay: float = 1e-6
-    grid_update_every: int = 16
-    grid_warmup_steps: int = 256
-    random_background: bool = True
-    checkpoint_every: int = 1000
-    seed: int = 0
-    device: str = "cpu"
-    progress: bool = True
-    model: dict = field(default_factory=dict)
-
-
-@dataclass
-class NerfHistory:
+class NerfHistory(TrainingHistory):
     """Per-step ``losses`` (MSE), ``rays`` and ``samples`` per batch, wall ``seconds``."""
 
-    losses: list[float] = field(default_factory=list)
     rays: list[int] = field(default_factory=list)
     samples: list[int] = field(default_factory=list)
-    seconds: float = 0.0
 
-    @property
-    def steps(self) -> int:
-        return len(self.losses)
+
+class OccupancyGridUpdate(TrainingHook):
+    """Refresh the occupancy grid from the field's density every ``every`` steps (all
+    cells during the first ``warmup_steps``, then Instant-NGP's partial updates)."""
+
+    def __init__(self, model: NerfModel, every: int, warmup_steps: int, generator: torch.Generator) -> None:
+        self.model, self.every, self.warmup_steps, self.generator = model, every, warmup_steps, generator
+
+    def before_step(self, step: int) -> None:
+        if step % self.every == 0:
+            self.model.grid.update(self.model.field.density, all_cells=step < self.warmup_steps,
+                                   generator=self.generator)
 
 
 class TrainingRays:
@@ -115,17 +86,20 @@ def scene_bounds(split) -> torch.Tensor:
 
 def train_nerf(split, out_dir: str | Path, config: NerfConfig | None = None, *,
                resume: bool = False) -> tuple[NerfModel, NerfHistory]:
-    """Train on a :class:`humanrecon.datasets.BlenderSplit`; checkpoints go to
-    ``out_dir/model.pt`` (with the optimiser, step and elapsed time; ``resume=True``
-    continues from it). Returns the model (eval mode) and the history of this run."""
+    """Train on a :class:`humanrecon.datasets.BlenderSplit` with the shared loop
+    (:func:`humanrecon.training.train_loop`); checkpoints go to ``out_dir/model.pt``
+    (with the optimiser, step and elapsed time; ``resume=True`` continues from it and
+    needs it: ``MissingFileError`` otherwise). Returns the model (eval mode) and the
+    history of this run. A NaN/inf loss raises ``TrainingDivergedError``."""
     config = config or NerfConfig()
+    budget = Budget(config.steps, config.max_seconds)
     out_dir = Path(out_dir)
     device = torch.device(config.device)
     checkpoint = out_dir / CHECKPOINT
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     start_step, elapsed_before, n_rays = 0, 0.0, float(config.initial_rays)
-    if resume and checkpoint.is_file():
+    if resume:
         model, saved = NerfModel.load(checkpoint, map_location=device)
         start_step, elapsed_before = saved["step"], saved["elapsed"]
         n_rays = float(saved.get("rays", n_rays))
@@ -138,44 +112,31 @@ def train_nerf(split, out_dir: str | Path, config: NerfConfig | None = None, *,
         optimizer.load_state_dict(saved["optimizer"])
     rays = TrainingRays(split, device)
     history = NerfHistory()
-    start = time.perf_counter()
 
-    def save(step: int) -> None:
-        model.save(checkpoint, optimizer=optimizer.state_dict(), step=step,
-                   elapsed=elapsed_before + time.perf_counter() - start, rays=n_rays, config=asdict(config))
-
-    model.train()
-    bar = tqdm(range(start_step, config.steps), desc="train nerf", disable=not config.progress,
-               initial=start_step, total=config.steps)
-    for step in bar:
-        elapsed = elapsed_before + time.perf_counter() - start
-        if config.max_seconds is not None and elapsed > config.max_seconds:
-            break
-        lr = exponential_decay(config.lr, progress_fraction(step, config.steps, elapsed, config.max_seconds),
-                               config.final_lr_fraction)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if step % config.grid_update_every == 0:
-            model.grid.update(model.field.density, all_cells=step < config.grid_warmup_steps, generator=generator)
+    def step_fn(step: int) -> torch.Tensor:
         origins, directions, background, target = rays.batch(int(n_rays), generator, config.random_background)
         out, n_samples = model.render_rays(origins, directions, background, jitter=True, generator=generator)
-        loss = torch.mean((out.rgb - target) ** 2)
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"NeRF training: the loss became {loss.item()} at step {step}; "
-                               f"the last good checkpoint is {checkpoint if checkpoint.is_file() else 'not written yet'}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.losses.append(loss.item())
         history.rays.append(int(n_rays))
         history.samples.append(n_samples)
-        # steer the ray count towards the sample budget (smoothed, bounded)
-        wanted = n_rays * config.samples_per_batch / max(n_samples, 1)
-        n_rays = min(max(0.8 * n_rays + 0.2 * wanted, 64.0), float(config.max_rays))
-        if step % 25 == 0:
-            bar.set_postfix(loss=f"{history.losses[-1]:.4g}", rays=int(n_rays), occ=f"{model.grid.occupied_fraction:.3f}")
-        if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
-            save(step + 1)
-    save(start_step + history.steps)
-    history.seconds = time.perf_counter() - start
+        return torch.mean((out.rgb - target) ** 2)
+
+    class AdaptRays(TrainingHook):
+        """Steer the ray count towards the sample budget (smoothed, bounded)."""
+
+        def after_step(self, step: int, loss: float) -> None:
+            nonlocal n_rays
+            wanted = n_rays * config.samples_per_batch / max(history.samples[-1], 1)
+            n_rays = min(max(0.8 * n_rays + 0.2 * wanted, 64.0), float(config.max_rays))
+
+    def save(step: int, elapsed: float) -> Path:
+        return model.save(checkpoint, optimizer=optimizer.state_dict(), step=step, elapsed=elapsed, rays=n_rays,
+                          config=asdict(config))
+
+    model.train()
+    hooks = [OccupancyGridUpdate(model, config.grid_update_every, config.grid_warmup_steps, generator), AdaptRays()]
+    train_loop(step_fn, optimizer, budget, lambda progress: exponential_decay(config.lr, progress, config.final_lr_fraction),
+               name="nerf", save=save, checkpoint_every=config.checkpoint_every, hooks=hooks, start_step=start_step,
+               elapsed_before=elapsed_before, last_checkpoint=checkpoint if resume else None, history=history,
+               progress=config.progress,
+               postfix=lambda: {"rays": int(n_rays), "occ": f"{model.grid.occupied_fraction:.3f}"})
     return model.eval(), history

@@ -5,12 +5,12 @@ The one place pictures and synthetic views come from. Public names are loaded la
 
 * :mod:`.raycast`: ``render_mesh``, ``render_depth``, ``render_normals``,
   ``render_views``, ``render_turntable``, ``turntable_cameras``, ``RenderResult``
-* :mod:`.image_io`: ``save_image``, ``load_image``, ``image_grid``, ``to_uint8``,
-  ``to_float_image``
+* :mod:`.grid`: ``image_grid`` (contact sheets)
+* re-exported from :mod:`humanrecon.io.images`, the one image codec: ``save_image``,
+  ``load_image``, ``to_uint8``, ``to_float_image``, ``save_animation``
 * :mod:`.draw`: ``draw_points``, ``draw_skeleton``
 * :mod:`.overview`: ``overview_image`` (a row of turntable views of one mesh)
 * :mod:`.image_metrics`: ``psnr``, ``ssim``
-* :mod:`.image_io`: ``save_animation`` (GIF of frames)
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ _EXPORTS = {
     "render_views": "raycast",
     "render_turntable": "raycast",
     "turntable_cameras": "raycast",
-    "save_image": "image_io",
-    "load_image": "image_io",
-    "image_grid": "image_io",
-    "to_uint8": "image_io",
-    "to_float_image": "image_io",
+    "save_image": "humanrecon.io.images",
+    "load_image": "humanrecon.io.images",
+    "image_grid": "grid",
+    "to_uint8": "humanrecon.io.images",
+    "to_float_image": "humanrecon.io.images",
     "overview_image": "overview",
     "psnr": "image_metrics",
     "ssim": "image_metrics",
-    "save_animation": "image_io",
+    "save_animation": "humanrecon.io.images",
     "draw_points": "draw",
     "draw_skeleton": "draw",
 }

@@ -13,17 +13,17 @@ from typing import Sequence
 
 import numpy as np
 
-from humanrecon.render.image_io import to_float_image
+from humanrecon._validation import to_numpy
+from humanrecon.errors import InputError
+from humanrecon.io.images import to_float_image
 
 _SHIFT = 4  # OpenCV fractional bits: coordinates in 1/16 pixel
 
 
 def _points_array(points, name: str) -> np.ndarray:
-    if hasattr(points, "detach"):
-        points = points.detach().cpu().numpy()
-    p = np.asarray(points, dtype=np.float64)
+    p = to_numpy(points, np.float64)
     if p.ndim != 2 or p.shape[1] != 2:
-        raise ValueError(f"{name} must have shape (N, 2) pixel coordinates, got {p.shape}")
+        raise InputError(f"{name} must have shape (N, 2) pixel coordinates, got {p.shape}")
     return p
 
 
@@ -33,7 +33,7 @@ def _colors_array(colors, n: int, name: str) -> np.ndarray:
     if c.shape == (3,):
         c = np.broadcast_to(c, (n, 3))
     if c.shape != (n, 3):
-        raise ValueError(f"{name} must be an RGB colour (3,) or ({n}, 3), got {c.shape}")
+        raise InputError(f"{name} must be an RGB colour (3,) or ({n}, 3), got {c.shape}")
     return c
 
 
@@ -104,9 +104,9 @@ def draw_skeleton(
     pts = _points_array(points, "points")
     e = np.asarray(edges)
     if e.ndim != 2 or e.shape[1] != 2 or (e.size and not np.issubdtype(e.dtype, np.integer)):
-        raise ValueError(f"edges must be integer joint index pairs (E, 2), got shape {e.shape} dtype {e.dtype}")
+        raise InputError(f"edges must be integer joint index pairs (E, 2), got shape {e.shape} dtype {e.dtype}")
     if e.size and (e.min() < 0 or e.max() >= len(pts)):
-        raise ValueError(f"edges index joints out of range [0, {len(pts)}): min {e.min()}, max {e.max()}")
+        raise InputError(f"edges index joints out of range [0, {len(pts)}): min {e.min()}, max {e.max()}")
     bone_colors = _colors_array(color, len(e), "color")
     canvas = _Canvas(image)
     for (a, b), c in zip(e, bone_colors):

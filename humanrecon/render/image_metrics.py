@@ -10,30 +10,51 @@ import math
 
 import torch
 
+from humanrecon.errors import InputError
+
 
 def _as_images(x, name: str) -> torch.Tensor:
     t = torch.as_tensor(x).float()
     if t.dim() == 3:
         t = t[None]
     if t.dim() != 4:
-        raise ValueError(f"{name} must have shape (H, W, C) or (B, H, W, C), got {tuple(t.shape)}")
+        raise InputError(f"{name} must have shape (H, W, C) or (B, H, W, C), got {tuple(t.shape)}")
     if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise InputError(f"{name} contains NaN or infinite values")
     return t
 
 
 def _pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:
     x, y = _as_images(a, "prediction"), _as_images(b, "target")
     if x.shape != y.shape:
-        raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
+        raise InputError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
     return x, y.to(x.device)
 
 
-def psnr(prediction, target, data_range: float = 1.0) -> float:
+def psnr(prediction, target, data_range: float = 1.0, mask=None) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(range² / MSE)``, computed per image
-    and averaged over the batch (as NeRF papers report); ``inf`` for identical images."""
+    and averaged over the batch (as NeRF papers report); ``inf`` for identical images.
+
+    ``mask`` (optional, ``(H, W)`` or ``(B, H, W)``, bool or numbers: non-zero selects a
+    pixel) restricts each image's MSE to the selected pixels, all channels:
+    ``MSE = Σ_selected Σ_c (x - y)² / (n_selected · C)``. A mask that selects no pixel
+    of some image raises ``InputError`` (its PSNR is undefined)."""
     x, y = _pair(prediction, target)
-    mse = ((x - y) ** 2).flatten(1).mean(1)
+    if mask is not None:
+        m = torch.as_tensor(mask).to(x.device)
+        if m.dim() == 2:
+            m = m[None]
+        if m.shape not in (x.shape[:3], (1, *x.shape[1:3])):
+            raise InputError(f"mask must have shape (H, W) or (B, H, W) = {tuple(x.shape[:3])}, "
+                             f"got {tuple(torch.as_tensor(mask).shape)}")
+        m = (m != 0).expand(x.shape[:3])
+        count = m.flatten(1).sum(1)
+        if (count == 0).any():
+            raise InputError(f"mask selects no pixel of image {int((count == 0).nonzero()[0])}: PSNR is undefined")
+        squared = ((x - y) ** 2).sum(-1) * m
+        mse = squared.flatten(1).sum(1) / (count * x.shape[-1])
+    else:
+        mse = ((x - y) ** 2).flatten(1).mean(1)
     values = [math.inf if m == 0 else 10 * math.log10(data_range**2 / m) for m in mse.tolist()]
     return sum(values) / len(values)
 
@@ -52,7 +73,7 @@ def ssim(prediction, target, data_range: float = 1.0, window: int = 11, sigma: f
     structural_similarity(gaussian_weights=True, use_sample_covariance=False)``."""
     x, y = _pair(prediction, target)
     if min(x.shape[1:3]) < window:
-        raise ValueError(f"images of {tuple(x.shape[1:3])} pixels are smaller than the {window}-pixel SSIM window")
+        raise InputError(f"images of {tuple(x.shape[1:3])} pixels are smaller than the {window}-pixel SSIM window")
     x = x.double().permute(0, 3, 1, 2)
     y = y.double().permute(0, 3, 1, 2)
     channels = x.shape[1]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from humanrecon.render.image_io import image_grid
+from humanrecon.errors import InputError
+from humanrecon.render.grid import image_grid
 from humanrecon.render.raycast import render_turntable
 
 #: azimuth steps of a 4-view turntable: 0 front (+Z), 1 the body's left side (+X), 2 back, 3 right
@@ -20,6 +21,6 @@ def overview_image(vertices, faces, views: tuple[str, ...] = ("front", "left"), 
     ``render_kwargs`` go to :func:`render_mesh` (``vertex_colors``, ``color``, ...)."""
     unknown = [v for v in views if v not in VIEW_INDEX]
     if unknown:
-        raise ValueError(f"unknown views {unknown} (expected {', '.join(VIEW_INDEX)})")
+        raise InputError(f"unknown views {unknown} (expected {', '.join(VIEW_INDEX)})")
     results = render_turntable(vertices, faces, n_views=4, width=size, height=size, **render_kwargs)
     return image_grid([results[VIEW_INDEX[v]].image for v in views], cols=len(views))

@@ -14,10 +14,12 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from humanrecon._validation import mesh_arrays, to_numpy
+from humanrecon.errors import InputError
+from humanrecon.geometry.raycasting import INVALID_ID, raycasting_scene
 from humanrecon.geometry.camera import Camera
 
 Color = Union[Sequence[float], np.ndarray]
-_INVALID_ID = np.iinfo(np.uint32).max  # open3d's RaycastingScene.INVALID_ID
 
 
 @dataclass
@@ -58,38 +60,13 @@ class _Hits:
 
 
 # --------------------------------------------------------------------------- inputs
-def _to_numpy(x, name: str) -> np.ndarray:
-    """numpy or torch (any device, with grad) -> numpy array."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _prepare_mesh(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a mesh; return vertices ``(V, 3)`` float32 and faces ``(F, 3)`` int64."""
-    v = _to_numpy(vertices, "vertices")
-    f = _to_numpy(faces, "faces")
-    if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] == 0:
-        raise ValueError(f"vertices must have shape (V, 3) with V > 0, got {v.shape}")
-    if f.ndim != 2 or f.shape[1] != 3 or f.shape[0] == 0:
-        raise ValueError(f"faces must have shape (F, 3) with F > 0, got {f.shape}")
-    if not np.issubdtype(f.dtype, np.integer):
-        raise ValueError(f"faces must hold integer vertex indices, got dtype {f.dtype}")
-    if f.min() < 0 or f.max() >= v.shape[0]:
-        raise ValueError(f"faces index vertices out of range [0, {v.shape[0]}): min {f.min()}, max {f.max()}")
-    v = v.astype(np.float32)
-    if not np.isfinite(v).all():
-        raise ValueError(f"vertices must be finite, got NaN or inf in array of shape {v.shape}")
-    return v, f.astype(np.int64)
-
-
 def _as_color_array(c, name: str, n: int | None = None) -> np.ndarray:
     """Colour(s) as float32 RGB in [0, 1]; uint8 input is divided by 255."""
-    arr = _to_numpy(c, name)
+    arr = to_numpy(c)
     arr = arr.astype(np.float32) / 255.0 if arr.dtype == np.uint8 else arr.astype(np.float32)
     if arr.shape[-1:] != (3,) or (n is not None and arr.shape != (n, 3)):
         want = f"({n}, 3)" if n is not None else "(3,)"
-        raise ValueError(f"{name} must have shape {want} RGB, got {arr.shape}")
+        raise InputError(f"{name} must have shape {want} RGB, got {arr.shape}")
     return arr
 
 
@@ -97,7 +74,7 @@ def _single_view(camera: Camera) -> Camera:
     if not isinstance(camera, Camera):
         raise TypeError(f"camera must be a humanrecon Camera, got {type(camera).__name__}")
     if camera.batch_size != 1:
-        raise ValueError(f"render_mesh renders one view: pass camera[i], got batch size {camera.batch_size}")
+        raise InputError(f"render_mesh renders one view: pass camera[i], got batch size {camera.batch_size}")
     return camera
 
 
@@ -105,12 +82,12 @@ def _background(background, height: int, width: int) -> np.ndarray:
     """Background image ``(H, W, 3)`` float32 from None (white), a colour or an image."""
     if background is None:
         return np.ones((height, width, 3), np.float32)
-    bg = _to_numpy(background, "background")
+    bg = to_numpy(background)
     bg = bg.astype(np.float32) / 255.0 if bg.dtype == np.uint8 else bg.astype(np.float32)
     if bg.shape == (3,):
         return np.broadcast_to(bg, (height, width, 3)).copy()
     if bg.shape != (height, width, 3):
-        raise ValueError(f"background must be an RGB colour (3,) or an image ({height}, {width}, 3), got {bg.shape}")
+        raise InputError(f"background must be an RGB colour (3,) or an image ({height}, {width}, 3), got {bg.shape}")
     return bg.copy()
 
 
@@ -121,12 +98,9 @@ class _Scene:
     def __init__(self, vertices, faces) -> None:
         import open3d as o3d  # lazy: heavy import
 
-        self.vertices, self.faces = _prepare_mesh(vertices, faces)
+        self.vertices, self.faces = mesh_arrays(vertices, faces)
         self._o3d = o3d
-        self.scene = o3d.t.geometry.RaycastingScene()
-        self.scene.add_triangles(
-            o3d.core.Tensor(self.vertices), o3d.core.Tensor(self.faces.astype(np.uint32))
-        )
+        self.scene = raycasting_scene(self.vertices, self.faces)
 
     def cast(self, camera: Camera) -> _Hits:
         camera = _single_view(camera)
@@ -136,7 +110,7 @@ class _Scene:
         rays = self._o3d.core.Tensor(np.ascontiguousarray(np.concatenate([origins, dirs], axis=-1)))
         ans = self.scene.cast_rays(rays)
         prim = ans["primitive_ids"].numpy()
-        hit = prim != _INVALID_ID
+        hit = prim != INVALID_ID
         face_ids = np.where(hit, prim.astype(np.int64), -1)
         distance = np.where(hit, ans["t_hit"].numpy(), np.inf).astype(np.float32)
         normals = _facing_normals(ans["primitive_normals"].numpy(), dirs, hit)
@@ -176,13 +150,13 @@ def _lambert(hits: _Hits, light_dir, ambient: float) -> np.ndarray:
     (light at the camera centre, ``l = -ray direction``).
     """
     if not 0.0 <= ambient <= 1.0:
-        raise ValueError(f"ambient must lie in [0, 1], got {ambient}")
+        raise InputError(f"ambient must lie in [0, 1], got {ambient}")
     if light_dir is None:
         light = -hits.directions
     else:
-        light = _to_numpy(light_dir, "light_dir").astype(np.float32).reshape(-1)
+        light = to_numpy(light_dir).astype(np.float32).reshape(-1)
         if light.shape != (3,) or not np.linalg.norm(light) > 0:
-            raise ValueError(f"light_dir must be a non-zero (3,) direction, got {light}")
+            raise InputError(f"light_dir must be a non-zero (3,) direction, got {light}")
         light = light / np.linalg.norm(light)
     diffuse = np.clip((hits.normals * light).sum(-1, keepdims=True), 0.0, 1.0)
     return ambient + (1.0 - ambient) * diffuse
@@ -191,7 +165,7 @@ def _lambert(hits: _Hits, light_dir, ambient: float) -> np.ndarray:
 def _composite(rgb: np.ndarray, mask: np.ndarray, background: np.ndarray, alpha: float) -> np.ndarray:
     """Blend ``rgb`` over ``background`` with opacity ``alpha`` where ``mask``."""
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+        raise InputError(f"alpha must lie in [0, 1], got {alpha}")
     out = background.copy()
     if alpha > 0:
         out[mask] = alpha * rgb[mask] + (1.0 - alpha) * background[mask]
@@ -291,8 +265,8 @@ def turntable_cameras(
     :class:`Camera` of batch size ``n_views`` looking at ``center``, upright.
     """
     if n_views < 1:
-        raise ValueError(f"n_views must be >= 1, got {n_views}")
-    c = np.asarray(_to_numpy(center, "center"), np.float64).reshape(3)
+        raise InputError(f"n_views must be >= 1, got {n_views}")
+    c = np.asarray(to_numpy(center), np.float64).reshape(3)
     u = np.asarray(up, np.float64).reshape(3)
     u /= np.linalg.norm(u)
     ref = np.array([0.0, 0.0, 1.0]) if abs(u[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
@@ -325,7 +299,7 @@ def render_turntable(
     ``distance`` (metres) defaults to one that fits the bounding sphere in the narrower
     field of view with a 10% margin. ``kwargs`` go to :func:`render_mesh`.
     """
-    v, f = _prepare_mesh(vertices, faces)
+    v, f = mesh_arrays(vertices, faces)
     lo, hi = v.min(0), v.max(0)
     center = 0.5 * (lo + hi)
     if distance is None:

@@ -157,7 +157,7 @@ def test_wrong_parameter_shapes(smpl, kwargs, message):
 
 @pytest.mark.parametrize("key", ["betas", "body_pose", "global_orient", "transl"])
 def test_nan_parameters(smpl, key):
-    size = smpl._input_sizes(True)[key]
+    size = smpl.input_sizes()[key]
     value = torch.zeros(2, size)
     value[1, 0] = float("nan")
     with pytest.raises(ValueError, match=f"{key} contains NaN"):

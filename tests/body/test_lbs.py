@@ -1,4 +1,5 @@
-"""The pure LBS functions against smplx.lbs (same inputs, same outputs)."""
+"""The pure LBS functions against smplx.lbs (same inputs, same outputs) and the numpy
+reference in tests/oracles.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 
 from humanrecon.body.lbs import batch_rigid_transform, blend_shapes, lbs, skin_vertices, vertices2joints
 from humanrecon.geometry.rotations import axis_angle_to_matrix
+from tests import oracles
 from tests.body.model_factory import parents_for
 
 PARENTS = torch.tensor(parents_for("smplx"))  # 55 joints, 4 tree levels of hands
@@ -43,6 +45,9 @@ def test_lbs_matches_smplx(with_posedirs):
     torch.testing.assert_close(v, v_ref, atol=1e-7, rtol=0)
     torch.testing.assert_close(j, j_ref, atol=1e-7, rtol=0)
     assert v.is_contiguous()
+    v_np, j_np = oracles.lbs(**{k: None if t is None else t.numpy() for k, t in x.items()})
+    torch.testing.assert_close(v, torch.from_numpy(v_np), atol=1e-7, rtol=0)
+    torch.testing.assert_close(j, torch.from_numpy(j_np), atol=1e-7, rtol=0)
 
 
 def test_rotation_matrix_pose_and_precomputed_joints():
@@ -69,8 +74,8 @@ def test_building_blocks_match_smplx():
     torch.testing.assert_close(rel, rel_ref)
     v = torch.randn(5, 300, 3, dtype=torch.float64)
     w = x["lbs_weights"]
-    expected = torch.einsum("vj,bjik,bvk->bvi", w, rel[:, :, :3, :3], v) + torch.einsum("vj,bji->bvi", w, rel[:, :, :3, 3])
-    torch.testing.assert_close(skin_vertices(w, rel, v), expected)
+    expected = oracles.skin(w.numpy(), rel.numpy(), v.numpy())
+    torch.testing.assert_close(skin_vertices(w, rel, v), torch.from_numpy(expected))
 
 
 def test_gradcheck_lbs():

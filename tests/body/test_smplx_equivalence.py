@@ -18,7 +18,7 @@ TOL = 1e-5  # metres
 def _random_inputs(model: BodyModel, batch: int, seed: int) -> dict:
     """Random shape and pose inputs covering every argument the model takes."""
     gen = torch.Generator().manual_seed(seed)
-    sizes = model._input_sizes(pose2rot=True)
+    sizes = model.input_sizes(pose2rot=True)
     scale = {"betas": 1.0, "expression": 1.0, "transl": 0.5}
     return {key: scale.get(key, 0.4) * torch.randn(batch, size, generator=gen) for key, size in sizes.items()}
 

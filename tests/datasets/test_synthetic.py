@@ -1,6 +1,7 @@
 """Tests for humanrecon.datasets.synthetic: camera sphere, part colours, RGBA renders."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -62,14 +63,40 @@ def test_part_palette_is_distinct_and_saturated():
     assert (palette.max(1) - palette.min(1)).min() > 0.5  # saturated
 
 
+# part_palette(3) by hand: hue k · 0.618… of a turn, saturation 0.8, value 0.95 (even k)
+# or 0.7 (odd k). k=0: red; k=1: hue 0.618 (sector 3: (v(1-s), v(1-s·0.708), v));
+# k=2: hue 0.236 (sector 1: (v(1-s·0.416), v, v(1-s)))
+PALETTE_3 = np.array([[0.95, 0.19, 0.19], [0.14, 0.303406, 0.70], [0.633530, 0.95, 0.19]])
+
+
+def test_part_palette_hand_computed_colours():
+    np.testing.assert_allclose(part_palette(3), PALETTE_3, atol=1e-5)
+    np.testing.assert_allclose(part_palette(24)[:3], PALETTE_3, atol=1e-5)  # a prefix of longer palettes
+
+
 def test_body_part_colors_follow_dominant_joint():
+    # hand-chosen weights (rows: vertices, columns: 3 joints) and their dominant joints
+    weights = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5], [0.1, 0.6, 0.3], [0.0, 0.45, 0.55], [0.4, 0.35, 0.25]])
+    colors = body_part_colors(SimpleNamespace(lbs_weights=weights))
+    assert colors.dtype == np.float32
+    np.testing.assert_allclose(colors, PALETTE_3[[0, 2, 1, 2, 0]], atol=1e-5)
+    np.testing.assert_array_equal(body_part_colors(SimpleNamespace(lbs_weights=weights.numpy())), colors)
+
+    # the open body (SMPL joints, rest pose with arms out): extreme vertices by position
+    # belong to known parts, each of the 24 joints dominates some vertices
     model = BodyModel.load("open")
     colors = body_part_colors(model)
     assert colors.shape == (model.lbs_weights.shape[0], 3)
-    parts = model.lbs_weights.argmax(1).numpy()
-    palette = part_palette(model.lbs_weights.shape[1])
-    np.testing.assert_array_equal(colors, palette[parts])
-    assert len(np.unique(colors, axis=0)) == len(np.unique(parts)) >= 20
+    palette = part_palette(24)
+    v = model.v_template.numpy()
+    front = np.where(v[:, 0] > 0, v[:, 2], -np.inf), np.where(v[:, 0] < 0, v[:, 2], -np.inf)
+    for vertex, joint in [(v[:, 1].argmax(), 15),  # the top of the head: head
+                          (v[:, 0].argmax(), 22),  # +x (the body's left) finger tip: left_hand
+                          (v[:, 0].argmin(), 23),  # right_hand
+                          (front[0].argmax(), 10),  # the front-most toe on the left: left_foot
+                          (front[1].argmax(), 11)]:  # right_foot
+        np.testing.assert_array_equal(colors[vertex], palette[joint])
+    assert len(np.unique(colors, axis=0)) == 24
 
 
 def test_render_rgba_alpha_and_supersampling():

@@ -114,7 +114,7 @@ def _shipped_keypoints() -> tuple[np.ndarray, np.ndarray]:
 
 def test_detection_on_sample_photo_matches_shipped_keypoints():
     pytest.importorskip("mediapipe")
-    from humanrecon.render.image_io import load_image
+    from humanrecon.io.images import load_image
 
     image = load_image(asset_path(SAMPLE))
     kp = detect_keypoints(image, source="basketball1.png")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from humanrecon.body import BodyModel
+from humanrecon.body import BodyModel, keypoint_map
 from humanrecon.fitting.priors import GMMPosePrior, JointLimitPrior, bending_prior, geman_mcclure, joint_limits
 from humanrecon.fitting.smplify import SMPLify, Stage
 from humanrecon.fitting.synthetic import pa_mpjpe, procrustes_align, sample_subjects
@@ -51,10 +51,34 @@ def test_recovers_synthetic_subjects(model, subjects, fitted):
     assert 1000 * pa_mpjpe(rest.joints[:, :24], subjects.joints).mean() > 1.5 * error_mm.mean()
 
 
-def test_result_is_consistent(fitted, subjects):
-    reprojected = fitted.camera.project(fitted.keypoints_3d)
-    torch.testing.assert_close(reprojected, fitted.keypoints_2d, atol=1e-3, rtol=0)
+def pinhole(camera, points):
+    """By hand: ``x_cam = R X + t``, ``u = fx x/z + s y/z + cx``, ``v = fy y/z + cy`` (numpy)."""
+    K, R, t = (a.double().numpy() for a in (camera.K, camera.R, camera.t))
+    x, y, z = np.moveaxis(np.einsum("bij,bkj->bki", R, points.double().numpy()) + t[:, None], -1, 0)
+    fx, s, cx, fy, cy = (K[:, None, i, j] for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2)))
+    return np.stack([fx * x / z + s * y / z + cx, fy * y / z + cy], axis=-1)
+
+
+def mean_error_px(pixels, keypoints, confidence):
+    """Mean distance (B,) over the keypoints with confidence > 0."""
+    seen = confidence.numpy() > 0
+    return (np.linalg.norm(pixels - keypoints.numpy(), axis=-1) * seen).sum(1) / seen.sum(1)
+
+
+def test_result_is_consistent(model, fitted, subjects):
+    np.testing.assert_allclose(fitted.keypoints_2d.numpy(), pinhole(fitted.camera, fitted.keypoints_3d), atol=1e-3)
+    np.testing.assert_allclose(fitted.reprojection_error_px.numpy(),
+                               mean_error_px(fitted.keypoints_2d.numpy(), subjects.keypoints, subjects.confidence),
+                               rtol=1e-5)
+    # mesh and keypoints are those of the returned parameters (transl 0, the camera moved)
+    with torch.no_grad():
+        out = model(betas=fitted.betas, global_orient=fitted.global_orient, body_pose=fitted.body_pose)
+    torch.testing.assert_close(fitted.vertices, out.vertices)
+    torch.testing.assert_close(fitted.keypoints_3d, keypoint_map(model, "body25")(out), atol=1e-5, rtol=0)
     person = fitted.person(0)
+    assert person["body_pose"] == fitted.body_pose[0].tolist() and person["transl"] == [0.0, 0.0, 0.0]
+    assert person["camera"]["t"] == fitted.camera.t[0].tolist()
+    assert person["reprojection_error_px"] == pytest.approx(float(fitted.reprojection_error_px[0]))
     assert len(person["body_pose"]) == 69 and person["camera"]["width"] == subjects.image_size[0]
     assert set(person["losses"]) == {"data", "pose", "shape", "bend", "upright"}
 
@@ -109,11 +133,16 @@ def test_gmm_prior_matches_scipy(tmp_path):
     path.write_bytes(pickle.dumps({"means": means, "covars": covars, "weights": weights}, protocol=2))
     prior = GMMPosePrior.load(path)
     x = rng.normal(size=(5, 69)) * 0.3
-    neg_log = np.stack([-np.log(weights[m]) - multivariate_normal(means[m], covars[m]).logpdf(x) for m in range(3)])
-    expected = neg_log.min(0) - neg_log.min(0).min() * 0  # per-sample max-mixture
+    gaussians = [multivariate_normal(means[m], covars[m]) for m in range(3)]
+    neg_log = np.stack([-np.log(weights[m]) - gaussians[m].logpdf(x) for m in range(3)])
+    # per-sample max-mixture, offset so that the best possible value (at the mean of the
+    # component with the highest peak w_m N(mu_m; mu_m, Sigma_m)) is 0
+    peak = min(-np.log(weights[m]) - gaussians[m].logpdf(means[m]) for m in range(3))
+    expected = neg_log.min(0) - peak
     ours = prior(torch.tensor(x, dtype=torch.float32)).double().numpy()
-    # same up to the constant offset SMPLify drops
-    np.testing.assert_allclose(ours - ours[0], expected - expected[0], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-3)
+    best = int(np.argmin([-np.log(weights[m]) - gaussians[m].logpdf(means[m]) for m in range(3)]))
+    assert prior(torch.tensor(means[best:best + 1], dtype=torch.float32)).item() == pytest.approx(0.0, abs=1e-3)
 
 
 def test_gmm_file_errors(tmp_path):
@@ -201,4 +230,22 @@ def test_smplx_layout_model_runs(tmp_path, subjects):
     assert fitter.body_dim == 63 and bool(fitter.kmap.available.all())
     result = fitter.fit(subjects.keypoints[:1], subjects.confidence[:1], subjects.camera.K[:1], subjects.image_size,
                         progress=False)
-    assert result.body_pose.shape == (1, 63) and torch.isfinite(result.vertices).all()
+    assert result.body_pose.shape == (1, 63) and result.betas.shape == (1, smplx_model.num_betas)
+    with torch.no_grad():
+        out = smplx_model(betas=result.betas, global_orient=result.global_orient, body_pose=result.body_pose)
+        rest = smplx_model(betas=result.betas, global_orient=result.global_orient)
+    torch.testing.assert_close(result.vertices, out.vertices)
+    kmap = keypoint_map(smplx_model, "body25")
+    torch.testing.assert_close(result.keypoints_3d, kmap(out), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(result.keypoints_2d.numpy(), pinhole(result.camera, result.keypoints_3d), atol=1e-3)
+    error = mean_error_px(result.keypoints_2d.numpy(), subjects.keypoints[:1], subjects.confidence[:1])
+    np.testing.assert_allclose(result.reprojection_error_px.numpy(), error, rtol=1e-5)
+    # the 63 pose values are fitted: the rest pose in the same camera is far worse (139 px vs 61 px)
+    rest_error = mean_error_px(pinhole(result.camera, kmap(rest)), subjects.keypoints[:1], subjects.confidence[:1])
+    assert error[0] < 0.6 * rest_error[0], (error, rest_error)
+    # the priors read the 63-dim pose in SMPL's order: elbows about y (body_pose 52, 55),
+    # knees about x (9, 12), SMPLify's exp(sign θ) angle prior
+    theta = result.body_pose[0].double()
+    bend = torch.exp(theta[52]) + torch.exp(-theta[55]) + torch.exp(-theta[9]) + torch.exp(-theta[12])
+    assert float(result.losses["bend"][0]) == pytest.approx(float(bend), rel=1e-5)
+    assert float(result.losses["shape"][0]) == pytest.approx(float(result.betas.square().sum()), rel=1e-5)

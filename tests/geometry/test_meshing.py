@@ -1,14 +1,13 @@
 """Tests for humanrecon.geometry.meshing against analytic SDFs (sphere, box, torus)."""
 
-import math
-
 import numpy as np
 import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from humanrecon.geometry.mesh_io import load_mesh
+from humanrecon.io.meshes import load_mesh
 from humanrecon.geometry.meshing import extract_mesh
+from tests import oracles
 
 BOUNDS = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
 VOXEL_64 = 1.0 / 64
@@ -16,32 +15,19 @@ VOXEL_64 = 1.0 / 64
 
 # --------------------------------------------------------------------------- analytic shapes
 def sphere_sdf(centre=(0.06, -0.04, 0.03), radius=0.3):
-    """Exact SDF of a sphere (metres) and its volume."""
-    c = torch.tensor(centre, dtype=torch.float32)
-    return (lambda p: torch.linalg.norm(p - c, dim=-1) - radius), 4.0 / 3.0 * math.pi * radius ** 3
+    """Exact SDF of a sphere (metres, on torch tensors) and its volume."""
+    return oracles.on_torch(oracles.sphere_sdf, radius=radius, centre=centre), oracles.sphere_volume(radius)
 
 
 def box_sdf(centre=(-0.03, 0.02, 0.05), half=(0.25, 0.15, 0.2)):
     """Exact SDF of an axis-aligned box and its volume."""
-    c, h = torch.tensor(centre), torch.tensor(half)
-
-    def fn(p):
-        q = (p - c).abs() - h
-        return torch.linalg.norm(q.clamp(min=0), dim=-1) + q.max(dim=-1).values.clamp(max=0)
-
-    return fn, 8.0 * float(np.prod(half))
+    return oracles.on_torch(oracles.box_sdf, half_extents=half, centre=centre), oracles.box_volume(half)
 
 
 def torus_sdf(centre=(0.02, 0.05, -0.04), major=0.28, minor=0.09):
     """Exact SDF of a torus around the y axis and its volume 2 pi^2 R r^2."""
-    c = torch.tensor(centre)
-
-    def fn(p):
-        d = p - c
-        ring = torch.linalg.norm(d[:, [0, 2]], dim=-1) - major
-        return torch.sqrt(ring ** 2 + d[:, 1] ** 2) - minor
-
-    return fn, 2.0 * math.pi ** 2 * major * minor ** 2
+    return (oracles.on_torch(oracles.torus_sdf, major=major, minor=minor, centre=centre, axis=1),
+            oracles.torus_volume(major, minor))
 
 
 SHAPES = {"sphere": sphere_sdf, "box": box_sdf, "torus": torus_sdf}
@@ -285,13 +271,7 @@ def test_dense_accepts_any_resolution():
 def test_surface_leaving_the_bounds_is_capped_closed():
     """A sphere larger than the box: with close_boundary (default) the mesh is closed at
     the box faces; without it the cut surface stays open."""
-    import torch
-
-    from humanrecon.geometry.meshing import extract_mesh
-
-    def big_sphere(p: torch.Tensor) -> torch.Tensor:
-        return p.norm(dim=-1) - 0.6
-
+    big_sphere, _ = sphere_sdf(centre=(0.0, 0.0, 0.0), radius=0.6)
     bounds = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
     closed = extract_mesh(big_sphere, bounds, 32, hierarchical=False).mesh
     opened = extract_mesh(big_sphere, bounds, 32, hierarchical=False, close_boundary=False).mesh

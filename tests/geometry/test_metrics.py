@@ -109,6 +109,38 @@ def test_point_to_surface_of_a_box():
         point_to_surface(points, box.vertices, box.faces + 100)
 
 
+def _with_needle(mesh, start, end):
+    """``mesh`` plus a zero-area triangle (start, end, end): a segment, no normal."""
+    n = len(mesh.vertices)
+    vertices = np.concatenate([mesh.vertices, [start, end]])
+    return vertices, np.concatenate([mesh.faces, [[n, n + 1, n + 1]]])
+
+
+def test_point_to_surface_degenerate_closest_triangle():
+    box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))  # faces at +-1
+    vertices, faces = _with_needle(box, [0.0, 0.0, 1.0], [0.0, 0.0, 2.0])  # sticks out of the top
+    # closest to the needle (0.1 away, vs 0.5 to the top face): the distance is to the
+    # needle, the normal is the closest triangle with an area (the top face's)
+    d, n = point_to_surface([[0.1, 0.0, 1.5], [0.0, 0.0, 3.0]], vertices, faces)
+    np.testing.assert_allclose(d, [0.1, 1.0], atol=1e-6)
+    np.testing.assert_allclose(n, [[0, 0, 1], [0, 0, 1]], atol=1e-9)
+    with pytest.raises(ValueError, match="non-zero area"):
+        point_to_surface([[0.0, 0.0, 0.0]], [[0, 0, 0], [1, 0, 0]], [[0, 1, 1]])
+
+
+def test_degenerate_prediction_gives_finite_normal_consistency(icosphere):
+    # a smaller sphere plus zero-area "needles" out to every true vertex: many true
+    # samples are closest to a needle, whose open3d normal is NaN (the metric was NaN)
+    inner = trimesh.creation.icosphere(subdivisions=4, radius=R - D)
+    n = len(inner.vertices)
+    vertices = np.concatenate([inner.vertices, icosphere.vertices])
+    needles = np.stack([np.arange(n), np.arange(n) + n, np.arange(n) + n], 1)
+    m = mesh_metrics(vertices, np.concatenate([inner.faces, needles]), *_vf(icosphere), n_points=5000)
+    assert all(math.isfinite(m[k]) for k in m if k != "iou")
+    # every normal is still a sphere normal (inner sphere's, or the true sphere's)
+    assert m["normal_consistency"] > 0.99
+
+
 def test_concentric_spheres(icosphere):
     outer = icosphere.vertices * (R + D) / R  # the same polygon scaled: exact volume ratio
     m = mesh_metrics(*_vf(icosphere), outer, icosphere.faces, n_points=20_000, threshold=0.01)

@@ -11,6 +11,7 @@ from humanrecon.geometry.sdf import (
     sample_sdf_points,
     sample_surface,
 )
+from tests import oracles
 
 R_SPHERE = 0.5
 BOX_EXTENTS = np.array([0.4, 0.6, 0.8])
@@ -19,17 +20,15 @@ TORUS_R, TORUS_r = 0.4, 0.15
 
 # --------------------------------------------------------------------------- oracles
 def sphere_sdf(p):
-    return np.linalg.norm(p, axis=-1) - R_SPHERE
+    return oracles.sphere_sdf(p, R_SPHERE)
 
 
 def box_sdf(p, extents=BOX_EXTENTS):
-    q = np.abs(p) - np.asarray(extents) / 2
-    return np.linalg.norm(np.maximum(q, 0), axis=-1) + np.minimum(q.max(axis=-1), 0)
+    return oracles.box_sdf(p, np.asarray(extents) / 2)
 
 
-def torus_sdf(p):
-    ring = np.linalg.norm(p[..., :2], axis=-1) - TORUS_R
-    return np.hypot(ring, p[..., 2]) - TORUS_r
+def torus_sdf(p):  # trimesh's torus: around the z axis
+    return oracles.torus_sdf(p, TORUS_R, TORUS_r, axis=2)
 
 
 SHAPES = {

@@ -9,6 +9,7 @@ import torch
 from humanrecon.geometry.metrics import volumetric_iou
 from humanrecon.implicit.conditional import PointCloudOccupancy, TrainingShape, noisy_cloud, train_point_conditioned
 from humanrecon.implicit.train import TrainConfig
+from tests import oracles
 
 
 def ellipsoid(radii: torch.Tensor, generator: torch.Generator) -> TrainingShape:
@@ -21,8 +22,10 @@ def ellipsoid(radii: torch.Tensor, generator: torch.Generator) -> TrainingShape:
         points = torch.cat([uniform, near + 0.02 * torch.randn(n // 2, 3, generator=gen)])
         return points, inside(points)
 
+    inside_test = oracles.on_torch(oracles.ellipsoid_inside, radii=radii.tolist())
+
     def inside(points):
-        return (((points / radii) ** 2).sum(-1) < 1).float()
+        return inside_test(points).float()
     shape = TrainingShape(surface, queries)
     shape.inside = inside
     return shape

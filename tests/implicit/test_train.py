@@ -9,21 +9,21 @@ import torch
 from humanrecon.implicit.train import (
     ImplicitShape,
     TrainConfig,
-    TrainingDivergedError,
     build_shape,
     optimize,
     train_igr,
     train_occupancy,
     train_sdf,
 )
+from humanrecon.errors import TrainingDivergedError
+from tests import oracles
 
 RADIUS = 0.3
 BOUNDS = [[-0.5] * 3, [0.5] * 3]
 SMALL = {"bounds": BOUNDS, "hidden": 64, "layers": 4, "blocks": 2, "init_radius": 0.2}
 
 
-def sphere_sdf(p):
-    return p.norm(dim=-1) - RADIUS
+sphere_sdf = oracles.on_torch(oracles.sphere_sdf, radius=RADIUS)
 
 
 def sdf_sampler(n, generator):
@@ -97,15 +97,25 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
     ckpt = tmp_path / "ckpt.pt"
     config = TrainConfig(steps=100, batch_points=256, progress=False, checkpoint=ckpt, checkpoint_every=10)
 
+    at_checkpoint = {}
+
     def loss_fn(step, generator):
+        if step == 20:  # the weights the optimiser left after step 19, when the checkpoint was due
+            at_checkpoint.update({k: v.detach().clone() for k, v in shape.state_dict().items()})
         p, s = sdf_sampler(256, generator)
         loss = (shape(p) - s).abs().mean()
         return loss * float("nan") if step == 25 else loss
 
     with pytest.raises(TrainingDivergedError, match=r"loss became nan at step 25; the last good checkpoint is .*ckpt\.pt"):
         optimize(shape, loss_fn, config)
+    # the file holds exactly the weights after step 19 (checkpoint at 20 steps), not the
+    # weights in memory after step 24 nor anything the NaN step touched
     restored = ImplicitShape.load(ckpt)
-    assert all(torch.isfinite(p).all() for p in restored.parameters())
+    assert restored.config["steps_trained"] == 20
+    assert restored.state_dict().keys() == at_checkpoint.keys()
+    for name, tensor in restored.state_dict().items():
+        assert torch.equal(tensor, at_checkpoint[name]), name
+    assert not all(torch.equal(tensor, shape.state_dict()[name]) for name, tensor in at_checkpoint.items())
 
 
 def test_autodecoder_learns_codes_and_infers_a_new_shape():
@@ -119,7 +129,7 @@ def test_autodecoder_learns_codes_and_infers_a_new_shape():
             p = (torch.rand(n, 3, generator=generator) * 2 - 1) * 0.5
             d = torch.nn.functional.normalize(torch.randn(n // 2, 3, generator=generator), dim=-1)
             p[: n // 2] = radius * d + 0.03 * torch.randn(n // 2, 3, generator=generator)
-            return p, p.norm(dim=-1) - radius
+            return p, oracles.on_torch(oracles.sphere_sdf, radius=radius)(p)
         return sampler
 
     torch.manual_seed(0)
@@ -138,11 +148,14 @@ def test_autodecoder_learns_codes_and_infers_a_new_shape():
 
 def test_learning_rate_schedule_by_steps_and_by_time():
     config = TrainConfig(steps=100, lr=1e-3, min_lr_fraction=0.1)
-    assert config.learning_rate(0, 0.0) == pytest.approx(1e-3)
-    assert config.learning_rate(50, 0.0) == pytest.approx(0.55e-3)
-    assert config.learning_rate(100, 0.0) == pytest.approx(1e-4)
+
+    def lr(cfg, step, elapsed):
+        return cfg.learning_rate(cfg.budget.progress(step, elapsed))
+    assert lr(config, 0, 0.0) == pytest.approx(1e-3)
+    assert lr(config, 50, 0.0) == pytest.approx(0.55e-3)
+    assert lr(config, 100, 0.0) == pytest.approx(1e-4)
     timed = TrainConfig(steps=10_000, lr=1e-3, min_lr_fraction=0.1, max_seconds=10.0)
     # a time budget that ends first still anneals to the minimum
-    assert timed.learning_rate(10, 5.0) == pytest.approx(0.55e-3)
-    assert timed.learning_rate(20, 10.0) == pytest.approx(1e-4)
-    assert timed.learning_rate(20, 99.0) == pytest.approx(1e-4)
+    assert lr(timed, 10, 5.0) == pytest.approx(0.55e-3)
+    assert lr(timed, 20, 10.0) == pytest.approx(1e-4)
+    assert lr(timed, 20, 99.0) == pytest.approx(1e-4)

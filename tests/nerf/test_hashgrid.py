@@ -10,39 +10,17 @@ import pytest
 import torch
 
 from humanrecon.nerf.hashgrid import HashGridEncoding, dense_index, grid_resolutions, spatial_hash
+from tests import oracles
 
 P1, P2 = 2654435761, 805459861
 
 
 # --------------------------------------------------------------------------- numpy oracle
 def reference_encoding(enc: HashGridEncoding, x: np.ndarray) -> np.ndarray:
-    """Slow per-point, per-level, per-corner loop, written from the paper's definition."""
-    table = enc.table.detach().double().cpu().numpy()
-    lo, hi = enc.bounds.double().cpu().numpy()
-    T = 2 ** enc.log2_table_size
-    growth = math.exp((math.log(enc.finest_resolution) - math.log(enc.base_resolution)) / (enc.levels - 1))
-    out = np.zeros((len(x), enc.levels, enc.features_per_level))
-    for p, point in enumerate(x):
-        u = np.clip((point - lo) / (hi - lo), 0.0, 1.0)
-        for level in range(enc.levels):
-            res = int(np.floor(enc.base_resolution * growth ** level + 1e-6))
-            dense = (res + 1) ** 3 <= T
-            start = int(enc.offsets[level])
-            pos = u * res
-            cell = np.minimum(np.floor(pos), res - 1).astype(np.int64)
-            frac = pos - cell
-            for dx in (0, 1):
-                for dy in (0, 1):
-                    for dz in (0, 1):
-                        vx, vy, vz = int(cell[0]) + dx, int(cell[1]) + dy, int(cell[2]) + dz
-                        if dense:
-                            row = vx + (res + 1) * vy + (res + 1) ** 2 * vz
-                        else:
-                            row = (vx ^ (vy * P1) ^ (vz * P2)) % T  # Python ints: no overflow
-                        w = ((frac[0] if dx else 1 - frac[0]) * (frac[1] if dy else 1 - frac[1])
-                             * (frac[2] if dz else 1 - frac[2]))
-                        out[p, level] += w * table[start + row]
-    return out.reshape(len(x), -1)
+    """The per-point loop of :func:`tests.oracles.hash_grid_encoding` on ``enc``'s table and
+    settings (not its derived resolutions or offsets)."""
+    return oracles.hash_grid_encoding(enc.table.detach().cpu().numpy(), x, enc.bounds.cpu().numpy(), enc.levels,
+                                      enc.base_resolution, enc.finest_resolution, enc.log2_table_size)
 
 
 def small_grid(**kw) -> HashGridEncoding:

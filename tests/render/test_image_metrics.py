@@ -19,6 +19,32 @@ def test_psnr_closed_form_and_batch_mean():
     assert psnr(batch, np.stack([a, a])) == pytest.approx(30.0, abs=1e-3)  # (20 + 40) / 2
 
 
+def test_masked_psnr_hand_computed():
+    # 2x2 RGB image; the mask selects the two left pixels. Squared errors per pixel
+    # (summed over channels): left top 3 * 0.1², left bottom 0.2² + 0 + 0, right 0.5² each
+    # (outside the mask, ignored). Masked MSE = (0.03 + 0.04) / (2 pixels * 3 channels).
+    target = np.zeros((2, 2, 3), np.float32)
+    pred = target.copy()
+    pred[0, 0] = 0.1
+    pred[1, 0, 0] = 0.2
+    pred[:, 1] = 0.5
+    mask = np.array([[True, False], [True, False]])
+    expected = 10 * math.log10(1 / ((0.03 + 0.04) / 6))
+    assert psnr(pred, target, mask=mask) == pytest.approx(expected, abs=1e-4)
+    assert psnr(pred, target, mask=mask.astype(np.float32)) == pytest.approx(expected, abs=1e-4)
+    assert psnr(pred, target, mask=np.ones((2, 2), bool)) == pytest.approx(psnr(pred, target), abs=1e-5)
+    # per-image masks in a batch, averaged like the unmasked PSNR; mask (1, H, W) broadcasts
+    both = psnr(np.stack([pred, pred]), np.stack([target, target]), mask=np.stack([mask, ~mask]))
+    right = 10 * math.log10(1 / 0.25)
+    assert both == pytest.approx((expected + right) / 2, abs=1e-4)
+    assert psnr(np.stack([pred, pred]), np.stack([target, target]), mask=mask[None]) == pytest.approx(expected, abs=1e-4)
+    assert psnr(pred, target, mask=[[False, True], [False, False]]) == pytest.approx(right, abs=1e-4)
+    with pytest.raises(ValueError, match="selects no pixel"):
+        psnr(pred, target, mask=np.zeros((2, 2), bool))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        psnr(pred, target, mask=np.ones((3, 2), bool))
+
+
 def test_ssim_matches_scikit_image():
     rng = np.random.default_rng(0)
     target = rng.random((40, 48, 3)).astype(np.float32)

@@ -1,6 +1,6 @@
-"""Tests for tools/make_views.py: a tiny synthetic body dataset read back with read_blender."""
+"""Synthetic views of a mesh (``make_views``, ``humanrecon views``, ``tools/make_views.py``):
+a tiny body dataset read back with read_blender and checked against the projected mesh."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,21 +10,13 @@ import pytest
 import torch
 import trimesh
 
+from humanrecon.cli import main
 from humanrecon.datasets import read_blender
+from humanrecon.datasets import synthetic as tool
+from humanrecon.errors import OutputExistsError
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / "tools" / "make_views.py"
 SIZE = 32
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("make_views_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
 
 
 def _dilate(mask: torch.Tensor) -> torch.Tensor:
@@ -83,7 +75,7 @@ def test_mesh_fits_and_alpha_covers_projected_vertices(dataset, body):
 def test_overwrite_is_refused(dataset, body):
     out, _ = dataset
     before = (out / "transforms_val.json").read_text()
-    with pytest.raises(FileExistsError, match="transforms_train.json"):
+    with pytest.raises(OutputExistsError, match="transforms_train.json"):
         tool.make_views(*body, out, views=6, size=SIZE, val=2, test=2, seed=1, supersample=1,
                         overwrite=False, progress=False)
     assert (out / "transforms_val.json").read_text() == before
@@ -98,19 +90,33 @@ def test_supersample_gives_fractional_alpha(body, tmp_path):
     assert set(torch.unique(torch.round(alpha * 4)).tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0}
 
 
-def test_cli_with_mesh_file_and_overwrite(tmp_path):
+def test_cli_with_mesh_file_and_overwrite(tmp_path, capsys):
     mesh = trimesh.creation.box(extents=(0.4, 0.8, 0.3))
     path = tmp_path / "box.ply"
     mesh.export(path)
     out = tmp_path / "ds"
-    cmd = [sys.executable, str(TOOL), str(path), "--out", str(out), "--views", "2", "--val", "1",
-           "--test", "1", "--size", "16"]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert f"wrote {out}: 2 train, 1 val, 1 test views at 16x16" in done.stdout
+    args = ["views", str(path), "--out", str(out), "--views", "2", "--val", "1", "--test", "1", "--size", "16",
+            "--quiet"]
+    assert main(args) == 0
+    assert f"wrote {out}: 2 train, 1 val, 1 test views at 16x16" in capsys.readouterr().out
     data = read_blender(out, "val")
     grey = data.images[data.alpha > 0]
     torch.testing.assert_close(grey[:, 0], grey[:, 2])  # uncoloured mesh: grey
-    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-    assert again.returncode == 1 and "--overwrite" in again.stderr
-    assert subprocess.run(cmd + ["--overwrite"], capture_output=True, text=True, cwd=tmp_path).returncode == 0
+    before = (out / "val" / "r_000.png").read_bytes()
+    assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
+    assert (out / "val" / "r_000.png").read_bytes() == before
+    assert main(args + ["--overwrite", "--seed", "3"]) == 0
+    assert (out / "val" / "r_000.png").read_bytes() != before
+
+
+@pytest.mark.parametrize("flag, value", [("--views", "0"), ("--size", "-8"), ("--val", "-1"), ("--supersample", "0")])
+def test_cli_refuses_bad_counts_before_any_work(tmp_path, capsys, flag, value):
+    assert main(["views", "--out", str(tmp_path / "ds"), flag, value]) == 2
+    assert flag in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
+
+
+def test_tool_wrapper_runs_the_views_command(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "make_views.py"), "--out", str(tmp_path / "ds"),
+                           "--views", "0"], capture_output=True, text=True)
+    assert done.returncode == 2 and "humanrecon views: error: --views must be >= 1" in done.stderr

@@ -1,0 +1,67 @@
+"""The one error family of humanrecon.
+
+Everything the library raises on purpose derives from :class:`HumanreconError`, so the
+command line catches one base class and prints one line (a traceback only with
+``--debug``), and a program can do the same. Each class also derives from the builtin a
+Python user would expect (``ValueError``, ``FileNotFoundError``, ``FileExistsError``,
+``RuntimeError``), so ``except ValueError`` keeps working.
+
+::
+
+    HumanreconError
+    ├── InputError (ValueError)              bad user input: files, shapes, values, flags
+    │   ├── MissingFileError (FileNotFoundError)   an input file or folder does not exist
+    │   ├── OutputExistsError (FileExistsError)    an output exists and overwrite is off
+    │   ├── CheckpointError                        not a checkpoint of the expected kind
+    │   ├── ModelFileError                         not a usable body-model file
+    │   │   └── UnsafeModelFileError               a pickle naming code it may not run
+    │   ├── PoseFileError                          malformed pose / motion file
+    │   └── KeypointFileError                      malformed 2D keypoint file
+    └── TrainingDivergedError (RuntimeError)  a loss became NaN/inf; names the last good checkpoint
+
+Messages name the file or flag and the problem in one line.
+"""
+
+from __future__ import annotations
+
+
+class HumanreconError(Exception):
+    """Base of every error humanrecon raises on purpose."""
+
+
+class InputError(HumanreconError, ValueError):
+    """Bad user input: a file, a shape, a value or a command-line flag."""
+
+
+class MissingFileError(InputError, FileNotFoundError):
+    """An input file or folder does not exist."""
+
+
+class OutputExistsError(InputError, FileExistsError):
+    """An output file exists and overwriting was not asked for."""
+
+
+class CheckpointError(InputError):
+    """A file that is not a humanrecon checkpoint of the expected kind (or is damaged)."""
+
+
+class ModelFileError(InputError):
+    """A body-model file that is missing, malformed or of an unknown layout."""
+
+
+class UnsafeModelFileError(ModelFileError):
+    """A pickled model file that names code outside the allowed numpy/scipy/chumpy
+    arrays: refused before anything in it runs."""
+
+
+class PoseFileError(InputError):
+    """A pose or motion file that cannot be read or does not fit the model."""
+
+
+class KeypointFileError(InputError):
+    """A 2D keypoint file that cannot be read or has the wrong layout."""
+
+
+class TrainingDivergedError(HumanreconError, RuntimeError):
+    """The training loss became NaN or infinite; the message names the step and the last
+    good checkpoint (which is left on disk)."""

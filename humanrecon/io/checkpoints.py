@@ -1,0 +1,81 @@
+"""Tagged checkpoints: one format for every trained model of humanrecon.
+
+A checkpoint is a ``torch.save`` dict ``{"format": "humanrecon-<kind>", "settings":
+{...}, "state_dict": {...}, **extra}``: ``settings`` are the plain keyword arguments
+that rebuild the module, ``extra`` anything else a trainer keeps (optimiser state, step,
+elapsed time). It is written atomically and read with ``torch.load(weights_only=True)``,
+so a checkpoint can hold tensors, numbers, strings, lists and dicts but never runs code.
+Reading a file of another kind (a NeRF run given to the implicit loader, a random file)
+raises :class:`humanrecon.errors.CheckpointError` naming the file and what it is.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Callable
+
+from humanrecon.errors import CheckpointError, MissingFileError
+from humanrecon.io.files import write_bytes
+
+_PREFIX = "humanrecon-"
+
+
+def save_checkpoint(path: str | os.PathLike, kind: str, settings: dict, state_dict: dict, **extra) -> Path:
+    """Write a ``kind`` checkpoint (e.g. ``"nerf"``) atomically; returns the path.
+
+    Args:
+        settings: plain values (numbers, strings, lists, dicts) that rebuild the module.
+        state_dict: the module's ``state_dict()``.
+        extra: further entries (optimiser state, step, ...), read back by
+            :func:`load_checkpoint`.
+    """
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"format": _PREFIX + kind, "settings": settings, "state_dict": state_dict, **extra}, buffer)
+    return write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str, map_location="cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` for ``kind``; returns its dict.
+
+    Raises:
+        MissingFileError: no such file.
+        CheckpointError: not a torch file, or a checkpoint of another kind.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: {kind} checkpoint not found")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError) as exc:
+        raise CheckpointError(f"{path}: not a humanrecon {kind} checkpoint (torch.load failed with "
+                              f"{type(exc).__name__}: not a torch file, or one holding more than tensors "
+                              "and plain data)") from exc
+    found = data.get("format") if isinstance(data, dict) else None
+    if found != _PREFIX + kind:
+        what = f"a {found} checkpoint" if isinstance(found, str) else "not a humanrecon checkpoint"
+        raise CheckpointError(f"{path}: {what}, expected a {_PREFIX + kind} checkpoint")
+    if not isinstance(data.get("settings"), dict) or not isinstance(data.get("state_dict"), dict):
+        raise CheckpointError(f"{path}: damaged {kind} checkpoint (no settings or weights)")
+    return data
+
+
+def restore_module(path: str | os.PathLike, kind: str, build: Callable[[dict], "torch.nn.Module"],
+                   map_location="cpu"):
+    """Load a ``kind`` checkpoint and rebuild its module: ``build(settings)`` makes it,
+    then its weights are loaded. Returns ``(module, checkpoint dict)``; a checkpoint whose
+    settings or weights do not fit raises :class:`CheckpointError` naming the file."""
+    data = load_checkpoint(path, kind, map_location)
+    try:
+        module = build(data["settings"])
+        module.load_state_dict(data["state_dict"])
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: damaged {kind} checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    return module, data

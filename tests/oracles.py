@@ -1,0 +1,195 @@
+"""Shared reference implementations the tests check the library against.
+
+Each oracle is written from the textbook / paper definition in plain numpy (float64),
+independently of the humanrecon code it checks: it never calls library functions, so a
+bug there cannot hide in the expected values. Slow but obvious (explicit loops where that
+is clearer) is the point.
+
+* Analytic signed distances (negative inside, metres): :func:`sphere_sdf`, :func:`box_sdf`,
+  :func:`torus_sdf`, the inside test :func:`ellipsoid_inside`, and the volumes of those
+  solids. :func:`on_torch` adapts any of them to ``torch`` tensors in / out (for code
+  under test that calls back with tensors: mesh extraction, training samplers).
+* Linear blend skinning (SMPL's definition): :func:`rodrigues`, :func:`skin`, :func:`lbs`.
+* Instant-NGP's multiresolution hash encoding, a per-point loop: :func:`hash_grid_encoding`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+
+Vector = Sequence[float]
+
+
+# --------------------------------------------------------------------------- analytic SDFs
+def _norm(v: np.ndarray) -> np.ndarray:
+    """Euclidean norm over the last axis (``np.linalg.norm``, 4x faster on ``(N, 3)``)."""
+    return np.sqrt(np.einsum("...i,...i->...", v, v))
+
+
+def sphere_sdf(p, radius: float, centre: Vector = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """Exact signed distance of a sphere: ``|p - c| - r``. ``p (..., 3)`` -> ``(...)``."""
+    return _norm(np.asarray(p, np.float64) - np.asarray(centre, np.float64)) - radius
+
+
+def box_sdf(p, half_extents: Vector, centre: Vector = (0.0, 0.0, 0.0)) -> np.ndarray:
+    """Exact signed distance of an axis-aligned box with half side lengths ``half_extents``:
+    ``|max(q, 0)| + min(max_i q_i, 0)`` with ``q = |p - c| - h``."""
+    q = np.abs(np.asarray(p, np.float64) - np.asarray(centre, np.float64)) - np.asarray(half_extents, np.float64)
+    return _norm(np.maximum(q, 0.0)) + np.minimum(q.max(axis=-1), 0.0)
+
+
+def torus_sdf(p, major: float, minor: float, centre: Vector = (0.0, 0.0, 0.0), axis: int = 2) -> np.ndarray:
+    """Exact signed distance of a torus around coordinate ``axis`` (0 x, 1 y, 2 z) through
+    ``centre``: distance to the ring of radius ``major`` in the plane normal to the axis,
+    minus the tube radius ``minor``."""
+    d = np.asarray(p, np.float64) - np.asarray(centre, np.float64)
+    u, v = (i for i in range(3) if i != axis)
+    ring = np.hypot(d[..., u], d[..., v]) - major
+    return np.hypot(ring, d[..., axis]) - minor
+
+
+def ellipsoid_inside(p, radii: Vector) -> np.ndarray:
+    """Inside test (bool) of the origin-centred ellipsoid ``Σ (p_i / r_i)² < 1``."""
+    return ((np.asarray(p, np.float64) / np.asarray(radii, np.float64)) ** 2).sum(-1) < 1.0
+
+
+def sphere_volume(radius: float) -> float:
+    return 4.0 / 3.0 * math.pi * radius ** 3
+
+
+def box_volume(half_extents: Vector) -> float:
+    return 8.0 * float(np.prod(half_extents))
+
+
+def torus_volume(major: float, minor: float) -> float:
+    """Pappus: the tube's cross-section ``π r²`` swept along the ring ``2 π R``."""
+    return 2.0 * math.pi ** 2 * major * minor ** 2
+
+
+def on_torch(fn: Callable[..., np.ndarray], **params) -> Callable:
+    """``fn(p, **params)`` as a function of a torch tensor ``p (N, 3)``: evaluated in
+    float64 numpy, returned as a tensor of ``p``'s floating dtype (bool stays bool) on
+    ``p``'s device. Values only: no gradient flows through the oracle."""
+    import torch
+
+    def torch_fn(p):
+        out = np.asarray(fn(p.detach().cpu().double().numpy(), **params))
+        t = torch.from_numpy(out)
+        return t.to(p.device) if t.dtype == torch.bool else t.to(device=p.device, dtype=p.dtype)
+
+    return torch_fn
+
+
+# --------------------------------------------------------------------------- linear blend skinning
+def rodrigues(axis_angle) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` of axis-angle vectors ``(..., 3)``:
+    ``I + sin θ K + (1 - cos θ) K²`` with ``K`` the cross-product matrix of the unit axis."""
+    aa = np.asarray(axis_angle, np.float64)
+    flat = aa.reshape(-1, 3)
+    out = np.empty((len(flat), 3, 3))
+    for i, v in enumerate(flat):
+        theta = np.linalg.norm(v)
+        if theta < 1e-12:
+            out[i] = np.eye(3)
+            continue
+        x, y, z = v / theta
+        k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+        out[i] = np.eye(3) + np.sin(theta) * k + (1.0 - np.cos(theta)) * k @ k
+    return out.reshape(aa.shape[:-1] + (3, 3))
+
+
+def skin(weights, transforms, vertices) -> np.ndarray:
+    """Blend skinning of one or a batch of meshes: vertex ``v`` moves by the weighted sum of
+    the rigid transforms, ``(Σ_j w_vj A_j) [v, 1]``. ``weights (V, J)``, ``transforms
+    ([B,] J, 4, 4)``, ``vertices ([B,] V, 3)`` -> ``([B,] V, 3)``."""
+    w, a, v = (np.asarray(x, np.float64) for x in (weights, transforms, vertices))
+    if a.ndim == 4:
+        return np.stack([skin(w, a_b, v_b) for a_b, v_b in zip(a, v)])
+    out = np.empty_like(v)
+    for i in range(len(v)):
+        t = np.tensordot(w[i], a, axes=1)  # (4, 4)
+        out[i] = t[:3, :3] @ v[i] + t[:3, 3]
+    return out
+
+
+def lbs(betas, pose, v_template, shapedirs, posedirs, J_regressor, parents, lbs_weights):
+    """SMPL's forward pass for a batch, written out (Loper et al. 2015, eqs. 1-4).
+
+    ``betas (B, S)``, ``pose (B, J·3)`` axis-angle, ``v_template (V, 3)``, ``shapedirs
+    (V, 3, S)``, ``posedirs (9·(J-1), V·3)`` or None, ``J_regressor (J, V)``, ``parents
+    (J,)`` (``parents[0] = -1``), ``lbs_weights (V, J)`` -> ``vertices (B, V, 3)``,
+    ``joints (B, J, 3)``."""
+    betas, pose = np.asarray(betas, np.float64), np.asarray(pose, np.float64)
+    parents = [int(p) for p in np.asarray(parents)]
+    num_j = len(parents)
+    verts, joints = [], []
+    for b in range(len(betas)):
+        shaped = np.asarray(v_template, np.float64) + np.asarray(shapedirs, np.float64) @ betas[b]
+        rest_joints = np.asarray(J_regressor, np.float64) @ shaped
+        rot = rodrigues(pose[b].reshape(num_j, 3))
+        posed = shaped
+        if posedirs is not None:
+            feature = (rot[1:] - np.eye(3)).reshape(-1)
+            posed = shaped + (feature @ np.asarray(posedirs, np.float64)).reshape(-1, 3)
+        world = np.zeros((num_j, 4, 4))
+        for j in range(num_j):
+            local = np.eye(4)
+            local[:3, :3] = rot[j]
+            local[:3, 3] = rest_joints[j] - (rest_joints[parents[j]] if j else 0.0)
+            world[j] = local if j == 0 else world[parents[j]] @ local
+        rest_removed = world.copy()
+        for j in range(num_j):  # transform relative to the rest pose: A_j = G_j [I, -J_j]
+            rest_removed[j, :3, 3] -= world[j, :3, :3] @ rest_joints[j]
+        verts.append(skin(lbs_weights, rest_removed, posed))
+        joints.append(world[:, :3, 3])
+    return np.stack(verts), np.stack(joints)
+
+
+# --------------------------------------------------------------------------- hash-grid encoding
+HASH_PRIMES = (1, 2654435761, 805459861)
+
+
+def hash_grid_encoding(table, x, bounds, levels: int, base_resolution: int, finest_resolution: int,
+                       log2_table_size: int) -> np.ndarray:
+    """Instant-NGP's encoding (Müller et al. 2022) of points ``x (N, 3)``, one point, level
+    and cell corner at a time: ``(N, levels · F)`` for a ``table (rows, F)``.
+
+    The storage layout follows humanrecon's documented convention: level ``l`` has
+    resolution ``floor(base · b^l)`` with ``b = (finest / base)^(1 / (levels - 1))``; a level
+    whose ``(N_l + 1)^3`` vertices fit in ``T = 2^log2_table_size`` rows is indexed densely
+    (``x + (N+1) y + (N+1)² z``), the others by the spatial hash ``(x ⊕ y·π2 ⊕ z·π3) mod T``;
+    hashed levels' tables are stored first (``T`` rows each), then the dense ones. Points
+    are mapped to the unit cube by ``bounds (2, 3)`` and clamped onto it."""
+    table = np.asarray(table, np.float64)
+    lo, hi = np.asarray(bounds, np.float64)
+    T = 2 ** log2_table_size
+    growth = math.exp((math.log(finest_resolution) - math.log(base_resolution)) / (levels - 1)) if levels > 1 else 1.0
+    resolutions = [int(np.floor(base_resolution * growth ** level + 1e-6)) for level in range(levels)]
+    dense = [(res + 1) ** 3 <= T for res in resolutions]
+    starts, row = {}, 0
+    for level in [l for l in range(levels) if not dense[l]] + [l for l in range(levels) if dense[l]]:
+        starts[level] = row
+        row += (resolutions[level] + 1) ** 3 if dense[level] else T
+    assert table.shape[0] == row, (table.shape, row)
+    out = np.zeros((len(x), levels, table.shape[1]))
+    for p, point in enumerate(np.asarray(x, np.float64)):
+        u = np.clip((point - lo) / (hi - lo), 0.0, 1.0)
+        for level, res in enumerate(resolutions):
+            pos = u * res
+            cell = np.minimum(np.floor(pos), res - 1).astype(np.int64)
+            frac = pos - cell
+            for dx in (0, 1):
+                for dy in (0, 1):
+                    for dz in (0, 1):
+                        vx, vy, vz = int(cell[0]) + dx, int(cell[1]) + dy, int(cell[2]) + dz
+                        if dense[level]:
+                            index = vx + (res + 1) * vy + (res + 1) ** 2 * vz
+                        else:  # Python ints: no overflow
+                            index = (vx * HASH_PRIMES[0] ^ vy * HASH_PRIMES[1] ^ vz * HASH_PRIMES[2]) % T
+                        w = ((frac[0] if dx else 1 - frac[0]) * (frac[1] if dy else 1 - frac[1])
+                             * (frac[2] if dz else 1 - frac[2]))
+                        out[p, level] += w * table[starts[level] + index]
+    return out.reshape(len(x), -1)
