@@ -71,3 +71,25 @@ def mesh_arrays(vertices, faces) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(v).all():
         raise InputError(f"vertices must be finite, got NaN or inf in array of shape {v.shape}")
     return v, f.astype(np.int64)
+
+
+def reader(error: type, what: str):
+    """Decorator for a reader of untrusted files ``fn(path, ...)``: a structure it did not
+    foresee (a list where a dict should be, a missing key, a string for a number) becomes
+    ``error`` naming the file, never a bare ``TypeError``/``KeyError``/... The reader's own
+    errors pass through unchanged."""
+    import functools
+
+    from humanrecon.errors import HumanreconError
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def read(path, *args, **kwargs):
+            try:
+                return fn(path, *args, **kwargs)
+            except HumanreconError:
+                raise
+            except (TypeError, KeyError, AttributeError, IndexError, ValueError, OverflowError) as exc:
+                raise error(f"{path}: malformed {what} ({type(exc).__name__}: {exc})") from exc
+        return read
+    return wrap

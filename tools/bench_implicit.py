@@ -4,9 +4,9 @@ For each mesh (the open body in its rest pose, and trimesh's torus as a second w
 shape) and each method — occupancy network (ground truth by ray casting), DeepSDF
 (single shape) and IGR from 100k surface points with normals (no distances) — train for a
 wall-clock budget on this CPU (``--budget``, default 600 s) or for a fixed number of steps
-(``--steps N``, no time limit: comparable across machines and CPU load), extract the mesh at resolution 256 with the hierarchical
-(MISE-style) extractor, and compare with the ground-truth mesh (IoU, Chamfer-L1,
-normal consistency, F-score at 1 cm). Chamfer-L1 is reported twice: ``chamfer_l1_mm``
+(``--steps N``, no time limit: comparable across machines and CPU load), extract the
+mesh at resolution 256 with the hierarchical (MISE-style) extractor, and compare with the
+ground-truth mesh (IoU, Chamfer-L1, normal consistency, F-score at 1 cm). Chamfer-L1 is reported twice: ``chamfer_l1_mm``
 measures each of 100k surface samples' exact distance to the other mesh's surface (no
 sampling floor); ``chamfer_l1_mm_onet`` is ONet's protocol (nearest of the other mesh's
 100k independent samples), which cannot go below ~2.1 mm on the body even for a
@@ -79,7 +79,6 @@ def fit(method: str, vertices, faces, budget: float | None, seed: int, steps: in
     """Fit one shape for ``budget`` seconds, or for exactly ``steps`` steps when given.
     Returns the shape and its (timed) config."""
     network = {"hidden": 256, "layers": 6, "blocks": 4, "frequencies": 6 if method != "igr" else 0}
-    torch.manual_seed(seed)  # the network is initialised before the trainer seeds torch: make runs repeatable
     config = TimedConfig(steps=steps or 100_000, batch_points=8192 if method != "igr" else 4096, lr=5e-4,
                          seed=seed, progress=False, max_seconds=None if steps else budget)
     if method == "igr":

@@ -1,5 +1,4 @@
-"""NeRF benchmark: test-view PSNR after fixed wall-clock budgets or step counts, and
-hash-grid throughput.
+"""NeRF benchmark: test-view PSNR after wall-clock budgets or step counts; throughput.
 
 1. Quality: on the synthetic body dataset of ``tools/make_views.py`` (100 train / 20 test
    views, 128×128, made here if ``--dataset`` does not exist yet), train a fresh NeRF for
@@ -192,7 +191,8 @@ def main() -> None:
             "train_views": len(train.cameras), "test_views": len(test.cameras), "device": args.device,
             "threads": args.threads, "budget_s": amount if kind == "budget" else None,
             "fixed_steps": amount if kind == "steps" else None, "steps": history.steps,
-            "train_seconds": round(history.seconds, 1), "steps_per_s": round(history.steps / max(history.seconds, 1e-9), 2),
+            "train_seconds": round(history.seconds, 1),
+            "steps_per_s": round(history.steps / max(history.seconds, 1e-9), 2),
             "psnr": round(metrics["psnr"], 3), "psnr_foreground": None if fg is None else round(fg, 3),
             "foreground_opacity": FOREGROUND_OPACITY, "foreground_fraction": round(metrics["foreground_fraction"], 4),
             "ssim": round(metrics["ssim"], 4), "occupied_fraction": round(model.grid.occupied_fraction, 4),

@@ -53,16 +53,31 @@ class _SparsePlaceholder:
             raise UnsafeModelFileError("sparse matrix with an unexpected pickled state")
         self.state = state
 
+    #: the largest dense matrix a body-model file may expand to (SMPL-X's J_regressor is
+    #: 55 x 10,475 = 0.6 M entries)
+    MAX_ENTRIES = 50_000_000
+
     def to_numpy(self) -> np.ndarray:
+        """The dense array; every field checked first (raises ``ValueError`` saying what is wrong)."""
         s = self.state
+        missing = [k for k in ("data", "indices", "indptr") if k not in s]
+        if missing or not ("_shape" in s or "shape" in s):
+            raise ValueError(f"sparse matrix without {', '.join(missing) or 'shape'}")
         shape = tuple(int(n) for n in s.get("_shape", s.get("shape", ())))
+        if len(shape) != 2 or min(shape) < 0 or shape[0] * shape[1] > self.MAX_ENTRIES:
+            raise ValueError(f"sparse matrix with invalid or oversized shape {shape}")
         data = np.asarray(s["data"])
-        indices = np.asarray(s["indices"], dtype=np.int64)
-        indptr = np.asarray(s["indptr"], dtype=np.int64)
-        if len(shape) != 2:
-            raise ModelFileError(f"sparse matrix with invalid shape {shape}")
+        indices = np.asarray(s["indices"], dtype=np.int64).reshape(-1)
+        indptr = np.asarray(s["indptr"], dtype=np.int64).reshape(-1)
+        minor_size, major_size = (shape[0], shape[1]) if self.format == "csc" else (shape[1], shape[0])
+        if data.ndim != 1 or len(data) != len(indices) or len(indptr) != major_size + 1:
+            raise ValueError("sparse matrix whose data, indices and indptr do not fit together")
+        if indptr[0] != 0 or indptr[-1] != len(data) or (np.diff(indptr) < 0).any():
+            raise ValueError("sparse matrix with a broken indptr")
+        if len(indices) and (indices.min() < 0 or indices.max() >= minor_size):
+            raise ValueError(f"sparse matrix with indices out of range [0, {minor_size})")
         dense = np.zeros(shape, dtype=data.dtype)
-        major = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+        major = np.repeat(np.arange(major_size), np.diff(indptr))
         if self.format == "csc":
             dense[indices, major] = data
         else:
@@ -140,7 +155,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def _to_plain(value: Any, key: str, source: str) -> Any:
     """Convert placeholders to numpy arrays; lazy chumpy expressions become None."""
     if isinstance(value, (_ChumpyPlaceholder, _SparsePlaceholder)):
-        return value.to_numpy()
+        try:
+            return value.to_numpy()
+        except (ValueError, TypeError, IndexError, KeyError, MemoryError, OverflowError) as exc:
+            raise ModelFileError(f"{source}: field '{key}': {exc}") from exc
     if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
         return _to_plain(value.item(), key, source)
     return value

@@ -204,6 +204,10 @@ class BodyModel(nn.Module):
         self.register_buffer("joint_shapedirs", to_t(np.einsum("jv,vck->jck", j_reg, shape_basis)))
         parents = np.asarray(arrays["kintree_table"])[0].astype(np.int64)
         parents[0] = -1
+        bad = [j for j in range(1, len(parents)) if not 0 <= parents[j] < j]
+        if bad:
+            raise ModelFileError(f"{src}: kintree_table is not a tree in joint order: joint {bad[0]} has parent "
+                                 f"{parents[bad[0]]} (each parent must be an earlier joint)")
         self.register_buffer("parents", torch.as_tensor(parents))
         self.faces = faces
         self.register_buffer("faces_tensor", torch.as_tensor(faces))

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from humanrecon.body.keypoints import SMPL_JOINT_NAMES
+from humanrecon._validation import reader
 from humanrecon.errors import PoseFileError
 
 _ARMS_DOWN = math.radians(45.0)
@@ -48,6 +49,12 @@ POSES: dict[str, dict[str, list[float]]] = {
 
 _KEYS = ("betas", "global_orient", "body_pose", "transl")
 
+#: bounds on pose-file values, beyond which a value is an error, not a pose: shape
+#: coefficients are standard deviations (|β| ≤ 10), a rotation turns at most
+#: ``MAX_ROTATION`` radians (axis-angle norm; 16 full turns), a translation is at most
+#: ``MAX_TRANSLATION`` metres
+MAX_ABS_BETA, MAX_ROTATION, MAX_TRANSLATION = 10.0, 32 * math.pi, 1e4
+
 
 def body_pose_from_names(joint_rotations: Mapping[str, Any], num_body_joints: int = 23,
                          joint_names: tuple[str, ...] = SMPL_JOINT_NAMES, source: str = "pose") -> np.ndarray:
@@ -59,7 +66,8 @@ def body_pose_from_names(joint_rotations: Mapping[str, Any], num_body_joints: in
     for name, value in joint_rotations.items():
         if name not in body_names:
             raise PoseFileError(f"{source}: unknown joint '{name}' (body joints: {', '.join(body_names)})")
-        pose[body_names.index(name)] = _vector(value, 3, f"{source}: body_pose['{name}']")
+        pose[body_names.index(name)] = _rotations(_vector(value, 3, f"{source}: body_pose['{name}']"),
+                                                  f"{source}: body_pose['{name}']")
     return pose.reshape(-1)
 
 
@@ -75,6 +83,23 @@ def _vector(value: Any, size: int | None, what: str) -> np.ndarray:
     return array
 
 
+def _rotations(array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` (3k axis-angles) if every rotation angle is within :data:`MAX_ROTATION`."""
+    angles = np.linalg.norm(array.astype(np.float64).reshape(-1, 3), axis=1)
+    if (angles > MAX_ROTATION).any():
+        raise PoseFileError(f"{what}: a rotation of {angles.max():.3g} rad is not a pose "
+                            f"(axis-angles are at most {MAX_ROTATION:.0f} rad)")
+    return array
+
+
+def check_betas(betas: np.ndarray, what: str) -> np.ndarray:
+    """``betas`` if every coefficient is within ±:data:`MAX_ABS_BETA` standard deviations."""
+    if np.abs(betas).max(initial=0.0) > MAX_ABS_BETA:
+        raise PoseFileError(f"{what}: shape coefficients are standard deviations, |beta| <= {MAX_ABS_BETA:g}; "
+                            f"got {np.abs(betas).max():.3g}")
+    return betas
+
+
 def pose_from_dict(data: Mapping[str, Any], num_body_joints: int = 23, source: str = "pose",
                    joint_names: tuple[str, ...] = SMPL_JOINT_NAMES) -> dict[str, np.ndarray]:
     """Validate a pose dict (see module docstring) into flat float32 arrays."""
@@ -84,20 +109,26 @@ def pose_from_dict(data: Mapping[str, Any], num_body_joints: int = 23, source: s
     if unknown:
         raise PoseFileError(f"{source}: unknown keys {sorted(unknown)} (allowed: {', '.join(_KEYS)})")
     pose: dict[str, np.ndarray] = {}
-    for key in ("global_orient", "transl"):
-        if key in data:
-            pose[key] = _vector(data[key], 3, f"{source}: {key}")
+    if "global_orient" in data:
+        pose["global_orient"] = _rotations(_vector(data["global_orient"], 3, f"{source}: global_orient"),
+                                           f"{source}: global_orient")
+    if "transl" in data:
+        pose["transl"] = _vector(data["transl"], 3, f"{source}: transl")
+        if np.abs(pose["transl"]).max() > MAX_TRANSLATION:
+            raise PoseFileError(f"{source}: transl is beyond {MAX_TRANSLATION:g} m")
     if "betas" in data:
-        pose["betas"] = _vector(data["betas"], None, f"{source}: betas")
+        pose["betas"] = check_betas(_vector(data["betas"], None, f"{source}: betas"), f"{source}: betas")
     if "body_pose" in data:
         body = data["body_pose"]
         if isinstance(body, Mapping):
             pose["body_pose"] = body_pose_from_names(body, num_body_joints, joint_names, source)
         else:
-            pose["body_pose"] = _vector(body, 3 * num_body_joints, f"{source}: body_pose")
+            pose["body_pose"] = _rotations(_vector(body, 3 * num_body_joints, f"{source}: body_pose"),
+                                           f"{source}: body_pose")
     return pose
 
 
+@reader(PoseFileError, "pose file")
 def load_pose(name_or_path: str | Path, num_body_joints: int = 23,
               joint_names: tuple[str, ...] = SMPL_JOINT_NAMES) -> dict[str, np.ndarray]:
     """A built-in pose by name (``"t"``, ``"a"``, ``"walk"``) or a pose JSON file."""

@@ -17,12 +17,15 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from humanrecon.body import BodyModel
-    from humanrecon.body.poses import load_pose
+    from humanrecon.body.poses import check_betas, load_pose
     from humanrecon.io.meshes import save_mesh
 
     out = mesh_output(args.out)
     png = png_output(args.png)
     check_outputs([out, png], args.overwrite)
+    if args.num_betas < 0:
+        raise InputError(f"--num-betas must be >= 0, got {args.num_betas}")
+    betas = check_betas(np.asarray(parse_floats(args.betas, "--betas"), dtype=np.float64), "--betas")
     model = BodyModel.load(args.model, gender=args.gender, num_betas=args.num_betas)
     body_joints = {"smpl": 23, "smplh": 21, "smplx": 21}.get(model.model_type)
     pose: dict = {}
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> None:
             raise InputError(f"--pose applies to body models; {args.model} is a {model.model_type.upper()} model")
         pose = load_pose(args.pose, body_joints, model.joint_names)
     if args.betas:
-        pose["betas"] = np.asarray(parse_floats(args.betas, "--betas"), dtype=np.float32)
+        pose["betas"] = betas.astype(np.float32)
     if "betas" in pose:
         betas = pose["betas"]
         if betas.size > model.num_betas:
@@ -41,6 +44,8 @@ def run(args: argparse.Namespace) -> None:
     inputs = {k: torch.as_tensor(v)[None] for k, v in pose.items()}
     with torch.no_grad():
         vertices = model(**inputs).vertices[0].numpy()
+    if not np.isfinite(vertices).all():
+        raise InputError(f"the posed {args.model} model has non-finite vertices: check --pose and --betas")
     save_mesh(out, vertices, model.faces)
     print(f"wrote {out} ({vertices.shape[0]} vertices, {len(model.faces)} faces)")
     write_mesh_picture(png, vertices, model.faces)

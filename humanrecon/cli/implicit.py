@@ -39,7 +39,8 @@ def train(args: argparse.Namespace) -> None:
         shape = fit_mesh(mesh.vertices, mesh.faces, args.kind, config, network, repair=args.repair,
                          source=str(args.mesh), n_points=args.pool_points)
     else:
-        from humanrecon.implicit.data import fit_points, read_point_cloud
+        from humanrecon.implicit.data import fit_points
+        from humanrecon.io.points import read_point_cloud
 
         points, normals = read_point_cloud(args.points, need_normals=args.use_normals)
         shape = fit_points(points, config, normals if args.use_normals else None, network)

@@ -183,6 +183,10 @@ def _c2w(json_path: Path, index: int, frame: dict) -> np.ndarray:
         raise InputError(f"{json_path}: frame {index} transform_matrix must be 4x4 (or 3x4), got shape {m.shape}")
     if not np.isfinite(m).all():
         raise InputError(f"{json_path}: frame {index} transform_matrix contains NaN or inf")
+    rotation = m[:3, :3]
+    if not np.allclose(rotation.T @ rotation, np.eye(3), atol=1e-2) or np.linalg.det(rotation) <= 0:
+        raise InputError(f"{json_path}: frame {index} transform_matrix is not a camera pose: its 3x3 part is not "
+                         f"a rotation (orthonormal, det +1): {np.round(rotation, 4).tolist()}")
     return np.vstack([m[:3], [0.0, 0.0, 0.0, 1.0]])
 
 
@@ -196,6 +200,10 @@ def _intrinsics(json_path: Path, index: int, meta: dict, frame: dict, width: int
     for key, size in (("w", width), ("h", height)):
         if key in p and int(p[key]) != size:
             raise InputError(f"{json_path}: frame {index} says {key}={p[key]} but its image is {width}x{height} (WxH)")
+    for key in ("camera_angle_x", "camera_angle_y"):
+        if key in p and not 0 < float(p[key]) < math.pi:
+            raise InputError(f"{json_path}: frame {index} has {key} = {p[key]}: a field of view must be "
+                             "between 0 and pi radians")
     if "fl_x" in p:
         fx = float(p["fl_x"])
     elif "camera_angle_x" in p:

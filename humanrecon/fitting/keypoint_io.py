@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from humanrecon.body.keypoints import BODY25_NAMES, COCO17_NAMES
+from humanrecon._validation import reader
 from humanrecon.errors import KeypointFileError
 
 #: OpenPose's COCO-18 body model (``--model_pose COCO``), by our keypoint names
@@ -106,6 +107,7 @@ def _load_json(path) -> object:
         raise KeypointFileError(f"{path}: not valid JSON ({exc})") from exc
 
 
+@reader(KeypointFileError, "keypoint file")
 def read_openpose_json(path, layout: str | None = None) -> Keypoints2D:
     """Read an OpenPose ``--write_json`` file (``{"people": [{"pose_keypoints_2d": [...]}]}``),
     BODY_25 (75 numbers per person) or COCO-18 (54), all people in the file."""
@@ -134,6 +136,7 @@ def read_openpose_json(path, layout: str | None = None) -> Keypoints2D:
     return kp
 
 
+@reader(KeypointFileError, "keypoint file")
 def read_coco_json(path, image_name: str | None = None) -> Keypoints2D:
     """Read COCO person keypoints (17 per person): an annotation file
     (``{"images", "annotations"}``; visibility 2 -> confidence 1, 1 -> 0.5, 0 -> 0) or a
@@ -187,6 +190,7 @@ def _pick_coco_image(images: list, image_name: str | None, source: str) -> dict 
     raise KeypointFileError(f"{source}: no image named {Path(image_name).name} in the file")
 
 
+@reader(KeypointFileError, "keypoint file")
 def read_keypoints(path, image_name: str | None = None, layout: str | None = None) -> Keypoints2D:
     """Read any supported keypoint file (OpenPose JSON, COCO annotations or results)."""
     data = _load_json(path)

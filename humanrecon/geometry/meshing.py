@@ -105,7 +105,9 @@ def _level_resolutions(resolution: int, initial_resolution: int, hierarchical: b
         raise InputError(
             f"hierarchical extraction needs resolution = initial_resolution * 2**k (k >= 0), got "
             f"resolution={resolution}, initial_resolution={initial_resolution}; e.g. use "
-            f"initial_resolution={_suggest_initial(resolution, initial_resolution)} or hierarchical=False")
+            f"initial_resolution={_suggest_initial(resolution, initial_resolution)} "
+            f"(--initial-resolution {_suggest_initial(resolution, initial_resolution)} on the command line) "
+            "or hierarchical=False (--dense)")
     return levels
 
 

@@ -108,7 +108,7 @@ def _check_closed_solid(mesh, source: str, repair: bool):
         if not repair:
             raise InputError(
                 f"{source}: mesh is not watertight, so inside/outside is undefined "
-                "(pass repair=True to try filling holes, or fix the mesh)")
+                "(pass repair=True, or --repair on the command line, to try filling holes; or fix the mesh)")
         mesh.update_faces(mesh.nondegenerate_faces())
         mesh.merge_vertices()
         trimesh.repair.fill_holes(mesh)

@@ -62,6 +62,7 @@ def fit_mesh(vertices, faces, kind: str, config: TrainConfig, network: dict | No
     settings = dict(network or {}, bounds=bounds.tolist(), encoding_scale=float((bounds[1] - bounds[0]).max()))
     if kind == "sdf":  # start DeepSDF as a sphere around the shape (geometric initialisation)
         settings.update(centre=centre.tolist(), init_radius=0.5 * float(np.linalg.norm(verts - centre, axis=1).mean()))
+    torch.manual_seed(config.seed)  # the network's initial weights follow the seed too
     shape = build_shape(kind, settings)
     (train_occupancy if kind == "occ" else train_sdf)(shape, pool, config)
     return shape
@@ -77,32 +78,9 @@ def fit_points(points, config: TrainConfig, normals=None, network: dict | None =
     radius = 0.5 * float(np.linalg.norm(points - centre, axis=1).mean())
     # the geometric initialisation is a sphere around the network's origin: put it at the
     # cloud's centre
+    torch.manual_seed(config.seed)  # the network's initial weights follow the seed too
     shape = build_shape("igr", dict(network or {}, bounds=bounds.tolist(), encoding_scale=extent,
                                     init_radius=radius, centre=centre.tolist()))
     train_igr(shape, torch.as_tensor(points), config,
               None if normals is None else torch.as_tensor(normals, dtype=torch.float32))
     return shape
-
-
-def read_point_cloud(path: str | Path, need_normals: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Points ``(M, 3)`` and normals ``(M, 3)`` (or None) from a .ply/.pcd/.xyz file.
-    Raises ValueError naming the file if it holds no points, or no normals when
-    ``need_normals``."""
-    import open3d as o3d
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: point cloud file not found")
-    cloud = o3d.io.read_point_cloud(str(path))
-    points = np.asarray(cloud.points, dtype=np.float32)
-    if len(points) == 0:
-        raise InputError(f"{path}: no points could be read (empty or broken point-cloud file)")
-    if not np.isfinite(points).all():
-        raise InputError(f"{path}: the point cloud contains NaN or infinite coordinates")
-    normals = np.asarray(cloud.normals, dtype=np.float32) if cloud.has_normals() else None
-    if need_normals and normals is None:
-        raise InputError(f"{path}: normals were requested (--use-normals) but the point cloud has none")
-    if normals is not None:
-        norm = np.linalg.norm(normals, axis=1, keepdims=True)
-        normals = normals / np.where(norm > 0, norm, 1.0)
-    return points, normals

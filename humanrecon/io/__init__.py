@@ -1,5 +1,5 @@
 """The one file layer: images (:mod:`.images`), meshes (:mod:`.meshes`), checkpoints
-(:mod:`.checkpoints`) and safe writing (:mod:`.files`: overwrite checks, atomic writes).
+(:mod:`.checkpoints`), point clouds (:mod:`.points`) and safe writing (:mod:`.files`: overwrite checks, atomic writes).
 
 Every subsystem reads and writes files only through these, so a file of one kind is
 handled one way everywhere: the same error naming the file, the same refusal to
@@ -25,6 +25,7 @@ _EXPORTS = {
     "load_mesh": "meshes",
     "save_mesh": "meshes",
     "MESH_SUFFIXES": "meshes",
+    "read_point_cloud": "points",
     "save_checkpoint": "checkpoints",
     "load_checkpoint": "checkpoints",
     "restore_module": "checkpoints",

@@ -85,7 +85,11 @@ def _decode(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise MissingFileError(f"image file not found: '{path}'")
     data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else "decoder error"
+        raise InputError(f"could not read image file '{path}': {message}") from exc
     if img is None:
         raise InputError(f"could not read image file '{path}': not a decodable image")
     if img.ndim == 3 and img.shape[-1] == 1:
