@@ -1,6 +1,6 @@
 """Shared reference implementations the tests check the library against.
 
-Each oracle is written from the textbook / paper definition in plain numpy (float64),
+Each oracle is written from the textbook / paper definition in plain numpy,
 independently of the humanrecon code it checks: it never calls library functions, so a
 bug there cannot hide in the expected values. Slow but obvious (explicit loops where that
 is clearer) is the point.
@@ -24,6 +24,16 @@ Vector = Sequence[float]
 
 
 # --------------------------------------------------------------------------- analytic SDFs
+# These compute in the precision of the points given: float64 (the default for anything
+# that is not a float array) for reference values, float32 when a test feeds millions of
+# float32 grid points and the tolerance is a voxel.
+def _points(p, *vectors):
+    """``p`` as a float array (float64 unless already float32/float64) and ``vectors`` in its dtype."""
+    p = np.asarray(p)
+    dtype = p.dtype if p.dtype in (np.float32, np.float64) else np.float64
+    return (p.astype(dtype, copy=False),) + tuple(np.asarray(v, dtype) for v in vectors)
+
+
 def _norm(v: np.ndarray) -> np.ndarray:
     """Euclidean norm over the last axis (``np.linalg.norm``, 4x faster on ``(N, 3)``)."""
     return np.sqrt(np.einsum("...i,...i->...", v, v))
@@ -31,29 +41,33 @@ def _norm(v: np.ndarray) -> np.ndarray:
 
 def sphere_sdf(p, radius: float, centre: Vector = (0.0, 0.0, 0.0)) -> np.ndarray:
     """Exact signed distance of a sphere: ``|p - c| - r``. ``p (..., 3)`` -> ``(...)``."""
-    return _norm(np.asarray(p, np.float64) - np.asarray(centre, np.float64)) - radius
+    p, c, r = _points(p, centre, radius)
+    return _norm(p - c) - r
 
 
 def box_sdf(p, half_extents: Vector, centre: Vector = (0.0, 0.0, 0.0)) -> np.ndarray:
     """Exact signed distance of an axis-aligned box with half side lengths ``half_extents``:
     ``|max(q, 0)| + min(max_i q_i, 0)`` with ``q = |p - c| - h``."""
-    q = np.abs(np.asarray(p, np.float64) - np.asarray(centre, np.float64)) - np.asarray(half_extents, np.float64)
-    return _norm(np.maximum(q, 0.0)) + np.minimum(q.max(axis=-1), 0.0)
+    p, c, h = _points(p, centre, half_extents)
+    q = np.abs(p - c) - h
+    return _norm(np.maximum(q, 0)) + np.minimum(q.max(axis=-1), 0)
 
 
 def torus_sdf(p, major: float, minor: float, centre: Vector = (0.0, 0.0, 0.0), axis: int = 2) -> np.ndarray:
     """Exact signed distance of a torus around coordinate ``axis`` (0 x, 1 y, 2 z) through
     ``centre``: distance to the ring of radius ``major`` in the plane normal to the axis,
     minus the tube radius ``minor``."""
-    d = np.asarray(p, np.float64) - np.asarray(centre, np.float64)
+    p, c, big, small = _points(p, centre, major, minor)
+    d = p - c
     u, v = (i for i in range(3) if i != axis)
-    ring = np.hypot(d[..., u], d[..., v]) - major
-    return np.hypot(ring, d[..., axis]) - minor
+    ring = np.sqrt(d[..., u] ** 2 + d[..., v] ** 2) - big
+    return np.sqrt(ring ** 2 + d[..., axis] ** 2) - small
 
 
 def ellipsoid_inside(p, radii: Vector) -> np.ndarray:
     """Inside test (bool) of the origin-centred ellipsoid ``Σ (p_i / r_i)² < 1``."""
-    return ((np.asarray(p, np.float64) / np.asarray(radii, np.float64)) ** 2).sum(-1) < 1.0
+    p, r = _points(p, radii)
+    return ((p / r) ** 2).sum(-1) < 1
 
 
 def sphere_volume(radius: float) -> float:
@@ -70,13 +84,14 @@ def torus_volume(major: float, minor: float) -> float:
 
 
 def on_torch(fn: Callable[..., np.ndarray], **params) -> Callable:
-    """``fn(p, **params)`` as a function of a torch tensor ``p (N, 3)``: evaluated in
-    float64 numpy, returned as a tensor of ``p``'s floating dtype (bool stays bool) on
-    ``p``'s device. Values only: no gradient flows through the oracle."""
+    """``fn(p, **params)`` as a function of a torch tensor ``p (N, 3)``: evaluated in numpy
+    in ``p``'s precision (float32 or float64), returned as a tensor of ``p``'s dtype (bool
+    stays bool) on ``p``'s device. Values only: no gradient flows through the oracle."""
     import torch
 
     def torch_fn(p):
-        out = np.asarray(fn(p.detach().cpu().double().numpy(), **params))
+        x = p.detach().cpu()
+        out = np.asarray(fn((x if x.dtype == torch.float64 else x.float()).numpy(), **params))
         t = torch.from_numpy(out)
         return t.to(p.device) if t.dtype == torch.bool else t.to(device=p.device, dtype=p.dtype)
 
