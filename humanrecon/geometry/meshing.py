@@ -378,7 +378,7 @@ def extract_mesh(
     levels = _level_resolutions(resolution, initial_resolution, hierarchical)
     evaluator = _GridEvaluator(fn, lo, hi, resolution, _default_device(fn, device), batch_points)
 
-    bar = tqdm(total=len(levels), desc="extract mesh", unit="level", disable=not progress, leave=False)
+    bar = tqdm(total=len(levels), desc="extract mesh", unit="level", disable=not progress, leave=False, mininterval=0)
     step = resolution // levels[0]
     values = _evaluate_grid(evaluator, levels[0], step)
     _check_surface(values, level, inside, levels[0])

@@ -71,10 +71,10 @@ class ImplicitShape(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "ImplicitShape":
-        """Restore a shape written by :meth:`save` (``MissingFileError`` / ``CheckpointError``
-        naming the file otherwise)."""
+        """Restore a shape written by :meth:`save`, in eval mode (``MissingFileError`` /
+        ``CheckpointError`` naming the file otherwise)."""
         shape, _ = restore_module(path, "implicit-shape", lambda s: build_shape(s["kind"], s["config"]), map_location)
-        return shape
+        return shape.eval()  # for inference: the occupancy decoder's batch norm must use its running statistics
 
 
 def build_shape(kind: str, config: dict) -> ImplicitShape:

@@ -205,11 +205,14 @@ def test_resolution_equal_to_initial_is_dense():
     assert res.num_evaluations == 33 ** 3 and res.mesh.is_watertight
 
 
-def test_progress_lines(capsys):
+def test_progress_bar_counts_levels_and_evaluations(capsys):
     fn, _ = sphere_sdf()
-    extract_mesh(fn, BOUNDS, 32, initial_resolution=8, progress=True)
+    result = extract_mesh(fn, BOUNDS, 32, initial_resolution=8, progress=True)
     err = capsys.readouterr().err
-    assert err.count("extract_mesh: level") == 3
+    assert "extract mesh" in err and "3/3" in err  # levels 8, 16, 32
+    assert f"evaluations={result.num_evaluations}" in err  # the last update shows the total
+    extract_mesh(fn, BOUNDS, 32, initial_resolution=8, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 # --------------------------------------------------------------------------- errors
