@@ -27,6 +27,7 @@ The smplx version in the output is the installed package's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import platform
@@ -96,7 +97,8 @@ def bench_model(arrays: dict, repeats: int, shipped: str = "", batches: tuple[in
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
             for batch in batches:
-                ref = smplx.SMPL(model_path=tmp, data_struct=Struct(**smplx_arrays), batch_size=batch, num_betas=10)
+                with contextlib.redirect_stdout(sys.stderr):  # smplx prints warnings: keep stdout one JSON line
+                    ref = smplx.SMPL(model_path=tmp, data_struct=Struct(**smplx_arrays), batch_size=batch, num_betas=10)
                 inputs = {"betas": torch.randn(batch, 10, generator=gen),
                           "global_orient": 0.3 * torch.randn(batch, 3, generator=gen),
                           "body_pose": 0.3 * torch.randn(batch, 69, generator=gen),

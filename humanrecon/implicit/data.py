@@ -4,7 +4,6 @@ watertight mesh (ground truth by ray casting), and point clouds read from files.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch

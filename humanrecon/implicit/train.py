@@ -9,7 +9,6 @@ keeping the last good checkpoint on disk).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

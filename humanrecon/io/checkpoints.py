@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 from pathlib import Path
 from typing import Callable
 
