@@ -13,9 +13,10 @@ from humanrecon.body.io import ModelFileError, UnsafeModelFileError, load_model_
 from humanrecon.body.keypoints import KeypointMap, keypoint_map
 from humanrecon.body.lbs import batch_rigid_transform, blend_shapes, lbs, skin_vertices, vertices2joints
 from humanrecon.body.model import BodyModel, BodyOutput
+from humanrecon.body.motion import Motion, read_motion
 
 __all__ = [
-    "BodyModel", "BodyOutput", "KeypointMap", "ModelFileError", "UnsafeModelFileError",
+    "BodyModel", "BodyOutput", "KeypointMap", "ModelFileError", "Motion", "UnsafeModelFileError",
     "batch_rigid_transform", "blend_shapes", "keypoint_map", "lbs", "load_model_arrays",
-    "resolve_model_path", "skin_vertices", "vertices2joints",
+    "read_motion", "resolve_model_path", "skin_vertices", "vertices2joints",
 ]

@@ -121,6 +121,43 @@ class GMMPosePrior(nn.Module):
         return (0.5 * maha + self.constants.to(body_pose)).min(dim=1).values
 
 
+#: the shipped everyday pose prior (``tools/build_pose_prior.py``)
+EVERYDAY_PRIOR_ASSET = "models/pose_prior_everyday.npz"
+
+
+class EverydayPosePrior(GMMPosePrior):
+    """The default pose prior: a Gaussian mixture fitted to the TUNING half of the everyday
+    pose library, each pose perturbed within the joint limits
+    (:mod:`humanrecon.fitting.mixture`; not centred on the T-pose), evaluated as SMPLify
+    evaluates its GMM (max-mixture), plus the anatomical prior's steep penalty beyond the
+    joint limits: ``gmm(θ) + limit_weight * Σ excess²`` (radians).
+    ``forward(body_pose (B, 69)) -> (B,)``.
+
+    Args:
+        path: an ``.npz`` with ``means (M, 69)``, ``covars (M, 69, 69)``, ``weights (M,)``;
+            default the shipped ``assets/models/pose_prior_everyday.npz``.
+    """
+
+    def __init__(self, path: str | Path | None = None, limit_weight: float = 100.0) -> None:
+        from humanrecon._assets import asset_path
+        from humanrecon.body.io import load_model_arrays
+
+        path = Path(path) if path is not None else asset_path(EVERYDAY_PRIOR_ASSET)
+        arrays = load_model_arrays(path)
+        missing = [k for k in ("means", "covars", "weights") if k not in arrays]
+        if missing:
+            raise InputError(f"{path}: not a pose mixture file, missing {missing}")
+        super().__init__(arrays["means"], arrays["covars"], arrays["weights"], str(path))
+        limits = joint_limits()
+        self.register_buffer("lower", limits[..., 0].reshape(-1))
+        self.register_buffer("upper", limits[..., 1].reshape(-1))
+        self.limit_weight = limit_weight
+
+    def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
+        excess = torch.relu(self.lower.to(body_pose) - body_pose) + torch.relu(body_pose - self.upper.to(body_pose))
+        return super().forward(body_pose) + self.limit_weight * excess.square().sum(-1)
+
+
 def shape_prior(betas: torch.Tensor) -> torch.Tensor:
     """``|β|²`` per sample ``(B,)``: betas are in standard deviations of the shape space."""
     return betas.square().sum(-1)

@@ -28,13 +28,17 @@ from tqdm.auto import tqdm
 
 from humanrecon.errors import InputError
 from humanrecon.body import BodyModel, keypoint_map
+from humanrecon.fitting.mirrors import limb_alternatives, limb_indices
 from humanrecon.fitting.priors import JointLimitPrior, bending_prior, geman_mcclure, shape_prior, upright_prior
+from humanrecon.fitting.starts import StartCandidates, make_candidates, rank_starts
 from humanrecon.geometry import Camera
 
 #: world-to-camera rotation of a camera in front of a Y-up body facing +Z (OpenCV axes)
 FRONT_VIEW_R = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 #: keypoints used to place the camera in the first stage
 TORSO = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "neck", "mid_hip")
+#: yaws (radians about the vertical) at which every start pose is tried: every 45°
+DEFAULT_START_YAWS = tuple(np.radians(np.arange(-135.0, 181.0, 45.0)))
 #: largest 3D extent (metres) of a standing adult's keypoints in any pose (arms raised)
 MAX_EXTENT_M = 2.3
 
@@ -60,6 +64,8 @@ DEFAULT_STAGES = (
     Stage(30, 1.0, 1.0, 0.1),
     Stage(40, 1.0, 1.0, 0.05),
 )
+#: the short stage that re-fits a body after its limbs were mirrored
+MIRROR_REFINE = Stage(15, 1.0, 1.0, 0.05)
 
 
 @dataclass
@@ -149,7 +155,8 @@ class SMPLify:
                  stages: Sequence[Stage] = DEFAULT_STAGES, optimizer: str = "lbfgs", rho: float = 20.0,
                  keypoint_sigma: float = 0.7071, upright_weight: float = 100.0,
                  num_betas: int | None = None, adam_lr: float = 0.02,
-                 start_yaws: Sequence[float] = (0.0, 0.5 * np.pi, np.pi, -0.5 * np.pi), keep: int = 4) -> None:
+                 start_yaws: Sequence[float] = DEFAULT_START_YAWS, start_poses: str | tuple | None = "library",
+                 starts: int = 6, keep: int = 3, mirror_search: bool = True) -> None:
         if model.model_type == "mano":
             raise InputError("SMPLify fits bodies; a MANO hand model cannot be fitted to body keypoints")
         if optimizer not in ("lbfgs", "adam"):
@@ -173,7 +180,11 @@ class SMPLify:
         self.vertex_ids = folded.vertex_weights.abs().sum(0).nonzero()[:, 0]
         self.partial_kmap = folded.restrict(self.vertex_ids)
         self.start_yaws = tuple(start_yaws)
-        self.keep = max(1, min(keep, len(self.start_yaws)))
+        self.start_poses = start_poses
+        self.starts = max(1, starts)
+        self.keep = max(1, min(keep, self.starts))
+        self.mirror_search = mirror_search
+        self._candidates: StartCandidates | None = None
 
     # ----------------------------------------------------------------- helpers
     def _forward(self, params: dict[str, torch.Tensor], full_mesh: bool = False):
@@ -332,20 +343,108 @@ class SMPLify:
         transl0 = self.initial_translation(targets, conf, intr)
         depth0 = transl0[:, 2].clone()
         scale = intr[:, 0, 0] * 1.7 / depth0 / 100.0  # 1 unit = 1 % of the person's image height
-        starts = len(self.start_yaws)
+        per_person = (targets, conf, intr, size, scale, depth0)
         self._iterations = 0
-        with tqdm(total=sum(s.iterations for s in self.stages), desc="SMPLify", disable=not progress,
-                  leave=False) as bar:
-            # stage 1 from several orientations, then the best `keep` starts go all the way
-            params = self._init_params(transl0, self.start_yaws)
-            args = self._repeat((targets, conf, intr, size, scale, depth0), starts)
+        total = sum(s.iterations for s in self.stages) + (2 * MIRROR_REFINE.iterations if self.mirror_search else 0)
+        with tqdm(total=total, desc="SMPLify", disable=not progress, leave=False) as bar:
+            # stage 1 from the best-matching start poses, then the best `keep` go all the way
+            params = self._start_params(transl0, targets, conf)
+            args = self._repeat(per_person, self.starts)
             self._run_stage(params, self.stages[0], args, bar)
             params = self._best(params, args, self.stages[0], batch, self.keep)
-            args = self._repeat((targets, conf, intr, size, scale, depth0), self.keep)
+            args = self._repeat(per_person, self.keep)
             for stage in self.stages[1:]:
                 self._run_stage(params, stage, args, bar)
             params = self._best(params, args, self.stages[-1], batch, 1)
+            if self.mirror_search:
+                params = self._search_mirrors(params, per_person, batch, bar)
         return self._result(params, targets, conf, intr, size, scale, depth0, self._iterations)
+
+    # ----------------------------------------------------------------- starts and mirrors
+    def start_candidates(self) -> StartCandidates:
+        """The candidate starts (built once): the start poses (default: the rest pose and
+        the TUNING half of the everyday pose library) at every start yaw."""
+        if self._candidates is None:
+            if isinstance(self.start_poses, str) and self.start_poses == "library":
+                from humanrecon.body.pose_library import library_poses
+
+                _, body, root = library_poses("tuning", self.body_dim // 3)
+                root = np.concatenate([np.zeros((1, 3), np.float32), root])
+                body = np.concatenate([np.zeros((1, self.body_dim), np.float32), body])
+            elif self.start_poses is None:
+                root, body = np.zeros((1, 3), np.float32), np.zeros((1, self.body_dim), np.float32)
+            else:
+                root, body = self.start_poses
+            dtype = self.model.v_template.dtype
+            root, body = torch.as_tensor(root, dtype=dtype), torch.as_tensor(body, dtype=dtype)
+            if body.shape[1:] != (self.body_dim,) or root.shape != (body.shape[0], 3):
+                raise InputError(f"start_poses must be (global_orient (M, 3), body_pose (M, {self.body_dim})), "
+                                 f"got {tuple(root.shape)} and {tuple(body.shape)}")
+
+            def forward(orient, pose):
+                params = {"betas": torch.zeros(len(pose), self.num_betas, dtype=dtype),
+                          "global_orient": orient, "body_pose": pose}
+                out, kp3d = self._forward(params)
+                return out.joints, kp3d
+
+            yaws = torch.tensor(self.start_yaws, dtype=dtype)
+            self._candidates = make_candidates(forward, root, body, yaws)
+        return self._candidates
+
+    def _start_params(self, transl: torch.Tensor, targets: torch.Tensor, conf: torch.Tensor) -> dict:
+        """Each person's ``starts`` best-matching candidates, stacked ``(starts * B, ...)``
+        start-major, with the initial camera translation and the mean shape."""
+        candidates = self.start_candidates()
+        seen = conf * self.kmap.available.to(conf)
+        index = rank_starts(candidates, targets, seen, self.starts, self.rho)  # (B, S)
+        if index.shape[1] < self.starts:  # fewer candidates than starts: repeat the best
+            index = torch.cat([index, index[:, :1].expand(-1, self.starts - index.shape[1])], 1)
+        rows = index.T.reshape(-1)
+        batch = transl.shape[0]
+        return {"transl": transl.repeat(self.starts, 1), "global_orient": candidates.global_orient[rows].clone(),
+                "body_pose": candidates.body_pose[rows].clone(),
+                "betas": torch.zeros(self.starts * batch, self.num_betas, dtype=transl.dtype)}
+
+    def _search_mirrors(self, params: dict, per_person: tuple, batch: int, bar) -> dict:
+        """Try every limb swung to its depth mirror (:mod:`humanrecon.fitting.mirrors`):
+        each alternative is re-fitted briefly, the best per limb (by the full loss,
+        priors included) is combined, the combination re-fitted, and kept where it
+        lowers the loss."""
+        stage = self.stages[-1]
+        with torch.no_grad():
+            out, _ = self._forward(params)
+            camera = self._camera(per_person[2], params["transl"], per_person[3])
+            centre = camera.center  # (B, 3) model frame
+        limbs = limb_indices(self.model.joint_names)
+        candidates = []
+        for limb in limbs:
+            view = out.joints[:, limb[0]] - centre
+            view = view / view.norm(dim=-1, keepdim=True)
+            candidates += limb_alternatives(params["global_orient"], params["body_pose"], out.joints,
+                                            self.model.parents, limb, view)
+        trial = {k: torch.cat([v.detach()] * len(candidates)) for k, v in params.items()}
+        trial["body_pose"] = torch.cat(candidates).detach()
+        trial_args = self._repeat(per_person, len(candidates))
+        self._run_stage(trial, MIRROR_REFINE, trial_args, bar)
+        with torch.no_grad():
+            current = self._loss_terms(params, *per_person, stage)[0]  # (B,)
+            trial_loss = self._loss_terms(trial, *trial_args, stage)[0].view(len(candidates), batch)
+        per_limb = len(candidates) // len(limbs)
+        combined = {k: v.detach().clone() for k, v in params.items()}
+        for k, limb in enumerate(limbs):
+            loss = trial_loss[k * per_limb:(k + 1) * per_limb]  # (alternatives, B)
+            best = loss.argmin(0)
+            better = loss.gather(0, best[None])[0] < current
+            rows = (k * per_limb + best) * batch + torch.arange(batch)
+            for joint in limb[:2]:
+                cols = slice(3 * (joint - 1), 3 * joint)
+                combined["body_pose"][:, cols] = torch.where(better[:, None], trial["body_pose"][rows, cols].detach(),
+                                                             combined["body_pose"][:, cols])
+        self._run_stage(combined, MIRROR_REFINE, per_person, bar)
+        with torch.no_grad():
+            keep_new = self._loss_terms(combined, *per_person, stage)[0] < current
+        return {k: torch.where(keep_new.view(-1, *([1] * (v.ndim - 1))), combined[k], v).detach()
+                for k, v in params.items()}
 
     @staticmethod
     def _repeat(args: tuple, times: int) -> tuple:
@@ -360,16 +459,6 @@ class SMPLify:
         order = loss.argsort(dim=0)[:keep]  # (keep, B)
         rows = (order * batch + torch.arange(batch)).reshape(-1)
         return {k: v[rows].detach().clone() for k, v in params.items()}
-
-    def _init_params(self, transl: torch.Tensor, yaws: Sequence[float]) -> dict[str, torch.Tensor]:
-        """Rest-pose, mean-shape starts facing each of ``yaws`` (radians about Y),
-        stacked ``(len(yaws) * B, ...)``."""
-        batch, dtype = transl.shape[0], transl.dtype
-        orient = torch.zeros(len(yaws), batch, 3, dtype=dtype)
-        orient[..., 1] = torch.tensor(list(yaws), dtype=dtype)[:, None]
-        return {"transl": transl.repeat(len(yaws), 1), "global_orient": orient.reshape(-1, 3),
-                "body_pose": torch.zeros(len(yaws) * batch, self.body_dim, dtype=dtype),
-                "betas": torch.zeros(len(yaws) * batch, self.num_betas, dtype=dtype)}
 
     def _result(self, params, targets, conf, intr, size, scale, depth0, iterations) -> FitResult:
         with torch.no_grad():
