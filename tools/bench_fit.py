@@ -10,6 +10,7 @@ N(0, σ²) pixel noise, 10 % of keypoints dropped; all N fitted in one batched r
 * ``library``: the REPORTING half of the everyday pose library
   (:data:`humanrecon.body.pose_library.REPORTING_POSES`, never used to tune or build the
   fitter), in turn, each joint axis perturbed by N(0, 0.1²) rad;
+* ``library:tuning``: the TUNING half the same way (what the fitter was tuned on: flatters it);
 * ``pose:NAME``: one named pose (built-in or library), perturbed the same way;
 * ``file:PATH``: frames of a motion file (AMASS ``.npz`` or ``body_pose`` arrays; see
   :func:`humanrecon.body.motion.read_motion`), evenly subsampled to N, perturbed the same way.
@@ -37,6 +38,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,10 +56,10 @@ def family_poses(family: str, model: BodyModel):
     """``(global_orient (M, 3), body_pose (M, 69))`` of a pose family, or None for ``prior``."""
     if family == "prior":
         return None
-    if family == "library":
+    if family in ("library", "library:reporting", "library:tuning"):
         from humanrecon.body.pose_library import library_poses
 
-        _, body, root = library_poses("reporting")
+        _, body, root = library_poses("tuning" if family.endswith(":tuning") else "reporting")
     elif family.startswith("pose:"):
         from humanrecon.body.poses import load_pose
 
@@ -67,7 +69,9 @@ def family_poses(family: str, model: BodyModel):
         from humanrecon.body.motion import read_motion
 
         motion = read_motion(family[5:], target="smpl")
-        body, root = motion.body_pose, motion.global_orient
+        # the file's root orientation is not used (AMASS is Z-up); yaw and lean are drawn
+        # as for the other families
+        body, root = motion.body_pose, np.zeros_like(motion.global_orient)
     else:
         raise SystemExit(f"unknown pose family '{family}' (prior, library, pose:NAME, file:PATH)")
     return torch.as_tensor(root, dtype=torch.float32), torch.as_tensor(body, dtype=torch.float32)

@@ -19,4 +19,15 @@ __all__ = [
     "BodyModel", "BodyOutput", "KeypointMap", "ModelFileError", "Motion", "UnsafeModelFileError",
     "batch_rigid_transform", "blend_shapes", "keypoint_map", "lbs", "load_model_arrays",
     "read_motion", "resolve_model_path", "skin_vertices", "vertices2joints",
+    # the pose library, served lazily (built on first use) by __getattr__ below
+    "LibraryPose", "POSE_LIBRARY", "REPORTING_POSES", "TUNING_POSES", "library_pose", "library_poses",
 ]
+_POSE_LIBRARY_NAMES = frozenset(__all__[-6:])
+
+
+def __getattr__(name: str):
+    if name in _POSE_LIBRARY_NAMES:
+        from humanrecon.body import pose_library
+
+        return getattr(pose_library, name)
+    raise AttributeError(f"module 'humanrecon.body' has no attribute '{name}'")

@@ -6,7 +6,9 @@ a dict ``{joint_name: [rx, ry, rz]}`` (axis-angle, radians, in the joint's paren
 naming only the joints that move. Axes are SMPL's: Y up, the body faces +Z, its left is +X.
 
 Built-in poses (``POSES``): ``"t"`` (the rest T-pose), ``"a"`` (arms 45° down, as in a
-scan), ``"walk"`` (mid-stride, left leg forward, arms swinging).
+scan), ``"walk"`` (mid-stride, left leg forward, arms swinging). :func:`load_pose` also
+takes the names of the pose library (``humanrecon.body.pose_library``, e.g.
+``"phone_at_right_ear"``, ``"lying_on_back"``), which set ``global_orient`` too.
 """
 
 from __future__ import annotations
@@ -131,13 +133,22 @@ def pose_from_dict(data: Mapping[str, Any], num_body_joints: int = 23, source: s
 @reader(PoseFileError, "pose file")
 def load_pose(name_or_path: str | Path, num_body_joints: int = 23,
               joint_names: tuple[str, ...] = SMPL_JOINT_NAMES) -> dict[str, np.ndarray]:
-    """A built-in pose by name (``"t"``, ``"a"``, ``"walk"``) or a pose JSON file."""
+    """A built-in pose by name (``"t"``, ``"a"``, ``"walk"``), a pose-library name (``body_pose``
+    and ``global_orient``; ``num_body_joints`` 23 or 21) or a pose JSON file."""
     key = str(name_or_path)
     if key in POSES:
         return {"body_pose": body_pose_from_names(POSES[key], num_body_joints, joint_names, key)}
+    if key.isidentifier():  # a name, not a path: look in the library (imported on demand)
+        from humanrecon.body import pose_library
+
+        if key in pose_library.POSE_NAMES:
+            return pose_library.library_pose(key, num_body_joints)
     path = Path(name_or_path)
     if not path.is_file():
-        raise PoseFileError(f"{path}: pose file not found (built-in poses: {', '.join(POSES)})")
+        from humanrecon.body import pose_library
+
+        raise PoseFileError(f"{path}: pose file not found (built-in poses: {', '.join(POSES)}; library poses "
+                            f"such as {', '.join(pose_library.POSE_NAMES[:3])}, ... in humanrecon.body.pose_library)")
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -63,7 +63,8 @@ def add_parser(sub) -> None:
     body.add_argument("--betas", default="", help="shape coefficients, comma-separated (e.g. 0.5,-1)")
     body.add_argument("--num-betas", type=int, default=NUM_BETAS, help=f"shape components to use (default {NUM_BETAS})")
     body.add_argument("--pose", default="",
-                      help="built-in pose (t, a, walk) or a pose JSON file "
+                      help="built-in pose (t, a, walk), a pose-library name (e.g. phone_at_right_ear, "
+                           "lying_on_back; list: humanrecon.body.pose_library) or a pose JSON file "
                            "({'body_pose': [...] or {joint: [rx,ry,rz]}, 'global_orient', 'transl', 'betas'})")
     body.add_argument("--out", required=True, help="output mesh, .obj or .ply")
     add_png(body)

@@ -49,12 +49,16 @@ def _parse_person(text: str) -> int:
     return value
 
 
-def _load_pose_prior(path: str | None):
-    if not path:
-        return None
-    from humanrecon.fitting.priors import GMMPosePrior
+def _load_pose_prior(choice: str):
+    """``everyday`` (the default mixture: None lets SMPLify build it), ``anatomical`` or a
+    GMM file (SMPLify's ``gmm_08.pkl``)."""
+    from humanrecon.fitting.priors import GMMPosePrior, JointLimitPrior
 
-    return GMMPosePrior.load(path)
+    if choice in ("", "everyday"):
+        return None
+    if choice == "anatomical":
+        return JointLimitPrior()
+    return GMMPosePrior.load(choice)
 
 
 def add_parser(sub) -> None:
@@ -77,7 +81,9 @@ def add_parser(sub) -> None:
     fit.add_argument("--person", default="all", help="index of the person in the keypoint file, or 'all'")
     fit.add_argument("--layout", default=None, choices=("body25", "coco18"),
                      help="declare the OpenPose keypoint layout (default: from the count)")
-    fit.add_argument("--pose-prior", default="", help="SMPLify GMM pose prior (gmm_08.pkl); default: joint limits")
+    fit.add_argument("--pose-prior", default="everyday",
+                     help="'everyday' (default: a mixture fitted to everyday poses, plus joint limits), "
+                          "'anatomical' (joint limits, centred on the T-pose) or SMPLify's GMM file gmm_08.pkl")
     fit.add_argument("--optimizer", default=OPTIMIZER, choices=("lbfgs", "adam"))
     fit.add_argument("--upright-weight", type=float, default=UPRIGHT_WEIGHT,
                      help="weight of the prior that people stand upright (0 for lying or upside-down people)")

@@ -1,4 +1,5 @@
-"""Optional built-in 2D body keypoint detector: MediaPipe BlazePose mapped to OpenPose BODY_25.
+"""Optional built-in 2D body keypoint detector: MediaPipe BlazePose mapped to OpenPose BODY_25,
+for every person in a photo.
 
 Needs the ``detect`` extra (``mediapipe==0.10.14``), whose wheel ships the BlazePose
 models used by the legacy ``mediapipe.solutions.pose`` API (``pose_detection.tflite`` and
@@ -6,14 +7,47 @@ models used by the legacy ``mediapipe.solutions.pose`` API (``pose_detection.tfl
 The lite (0) and heavy (2) models are not in the wheel: mediapipe would try to download
 them, so they are not used.
 
-Limits: BlazePose finds **one person per image** (the most prominent one); it reports no
-small toes, so BODY_25's small-toe keypoints have confidence 0. Coordinates are pixels,
-x right, y down, origin at the top-left corner of the top-left pixel (the convention of
+BlazePose's legacy solution finds **one person per image** (the most prominent one), so
+:func:`detect_people` runs its two halves, the person detector and the landmark model, as
+MediaPipe graphs of their own (the wheel's ``PoseDetectionCpu`` and ``PoseLandmarkByRoiCpu``
+subgraphs, through mediapipe's ``SolutionBase``), as MediaPipe's multi-person pose task
+does (that task's model bundle is not in the wheel):
+
+1. **Person boxes** (:func:`person_boxes`). BlazePose's person detector
+   (``pose_detection.tflite``; it reports every person it sees, with the hip centre and
+   the body's size and tilt) on the whole image and on overlapping square windows of two
+   smaller sizes, so that people small in a wide photo are found too
+   (:func:`blazepose_person_boxes`). It is the only person detector in the wheel (its other
+   models find faces, hands, palms and irises, or segment selfies). OpenCV's HOG people
+   detector (:func:`hog_person_boxes`, ``boxes="hog"``; ``"both"`` takes the boxes of the
+   two) is the fallback without mediapipe; on composites of the sample photo it missed a
+   person that half-hid another, and upright people only. OpenCV 5's
+   ``opencv-python-headless`` has no HOG (it moved to ``opencv-contrib-python``, which
+   mediapipe pulls); OpenCV 4 builds have it.
+2. **Landmarks per box**: BlazePose's landmark model on each box enlarged by 25 % and made
+   square (:func:`enlarge_boxes`, :func:`box_to_roi`), turned upright by the detection's
+   rotation; MediaPipe crops that region (padding what lies outside the image) and returns
+   landmarks in whole-image coordinates. The landmark model reads the person at the
+   centre of its region, so a neighbour inside the region does not take over. BlazePose's
+   legacy solution on the whole image is one more candidate, so a single large person is
+   never lost.
+3. **Clean-up**: keypoints outside the image get confidence 0; candidates without a result
+   or with fewer than ``min_keypoints`` confident keypoints are dropped; the same person
+   found twice is kept once (the more confident result, :func:`remove_duplicate_people`);
+   people are sorted left to right (:func:`left_to_right`).
+
+Limits: it reports no small toes, so BODY_25's small-toe keypoints have confidence 0;
+people cut off by the image edge or seen from behind are often missed (the man on the
+right of the sample photo is); two people overlapping so much that the boxes around their
+keypoints have an IoU over 0.6 are taken for one. Coordinates are pixels, x right, y down,
+origin at the top-left corner of the top-left pixel (the convention of
 :mod:`humanrecon.fitting.keypoint_io`); left/right are the person's own sides, as in
-OpenPose.
+OpenPose. Boxes are ``[x0, y0, x1, y1]`` in the same pixel coordinates.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -139,3 +173,456 @@ def detect_keypoints(image, source: str = "detector") -> Keypoints2D:
     return Keypoints2D(points=points[None], confidence=conf[None], names=BODY25_NAMES,
                        layout="body25", source=source, image_size=(width, height),
                        person_ids=[[-1]])  # OpenPose person_id per person, as read_openpose_json
+
+
+# --------------------------------------------------------------------------- box geometry (pure)
+def _boxes_array(boxes, name: str = "boxes") -> np.ndarray:
+    """``(4,)`` or ``(N, 4)`` ``[x0, y0, x1, y1]`` -> ``(N, 4)`` float64."""
+    b = np.asarray(boxes, dtype=np.float64)
+    if b.ndim == 1:
+        b = b[None]
+    if b.ndim != 2 or b.shape[1] != 4:
+        raise InputError(f"{name} must have shape (N, 4) [x0, y0, x1, y1], got {np.shape(boxes)}")
+    return b
+
+
+def enlarge_boxes(boxes, margin: float = 0.25, square: bool = True) -> np.ndarray:
+    """Grow boxes about their centres.
+
+    Args:
+        boxes: ``(N, 4)`` (or one ``(4,)``) ``[x0, y0, x1, y1]`` pixels.
+        margin: fraction added to each side length (0.25: 25 % larger).
+        square: make both sides the longer one first (BlazePose's landmark model reads a
+            square region, so the person stays whole whatever the box's shape).
+
+    Returns:
+        ``(N, 4)`` float64 boxes with the same centres; not clipped to any image.
+    """
+    if not margin >= 0:
+        raise InputError(f"margin must be >= 0, got {margin}")
+    b = _boxes_array(boxes)
+    centre = (b[:, :2] + b[:, 2:]) / 2.0
+    size = b[:, 2:] - b[:, :2]
+    if square:
+        size = np.repeat(size.max(axis=1, keepdims=True), 2, axis=1)
+    half = size * (1.0 + margin) / 2.0
+    return np.concatenate([centre - half, centre + half], axis=1)
+
+
+def box_to_roi(boxes, width: int, height: int, rotations=None) -> np.ndarray:
+    """Boxes as MediaPipe regions of interest (``NormalizedRect`` fields).
+
+    Args:
+        boxes: ``(N, 4)`` ``[x0, y0, x1, y1]`` pixels (already enlarged; may reach past the
+            image edge: MediaPipe pads what lies outside the image).
+        width, height: the image size in pixels.
+        rotations: ``(N,)`` radians, clockwise in the image (MediaPipe's ``rotation``;
+            default 0: upright).
+
+    Returns:
+        ``(N, 5)`` float64 rows ``[x_center, y_center, width, height, rotation]`` with the
+        first four fractions of the image width or height.
+    """
+    b = _boxes_array(boxes)
+    rot = np.zeros(len(b)) if rotations is None else np.asarray(rotations, np.float64).reshape(len(b))
+    size = np.array([width, height], dtype=np.float64)
+    centre = (b[:, :2] + b[:, 2:]) / 2.0 / size
+    extent = (b[:, 2:] - b[:, :2]) / size
+    return np.concatenate([centre, extent, rot[:, None]], axis=1)
+
+
+def detection_box(hip, top) -> tuple[np.ndarray, float]:
+    """Box and rotation of a BlazePose person detection from its first two keypoints.
+
+    Args:
+        hip: ``(2,)`` pixels, the hip centre; top: ``(2,)`` pixels, the point of the circle
+            around the whole body straight "above" the hips (BlazePose keypoints 0 and 1).
+
+    Returns:
+        ``box (4,)``: the circle's bounding square ``[x0, y0, x1, y1]``; ``rotation``: the
+        clockwise angle (radians, in [-pi, pi)) from image-up to the hip->top direction,
+        as MediaPipe's ``AlignmentPointsRectsCalculator`` with a 90° target computes it.
+    """
+    hip, top = np.asarray(hip, np.float64).reshape(2), np.asarray(top, np.float64).reshape(2)
+    radius = float(np.linalg.norm(top - hip))
+    angle = np.pi / 2 - np.arctan2(-(top[1] - hip[1]), top[0] - hip[0])
+    angle = float(angle - 2 * np.pi * np.floor((angle + np.pi) / (2 * np.pi)))
+    return np.concatenate([hip - radius, hip + radius]), angle
+
+
+def box_iou(a, b) -> np.ndarray:
+    """Intersection over union of boxes ``a (N, 4)`` and ``b (M, 4)``: ``(N, M)`` in [0, 1]."""
+    a, b = _boxes_array(a, "a"), _boxes_array(b, "b")
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])
+    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(-1)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0, None).prod(-1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0, None).prod(-1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def non_max_suppression(boxes, scores, iou_threshold: float = 0.5) -> np.ndarray:
+    """Greedy non-maximum suppression.
+
+    Args:
+        boxes: ``(N, 4)`` ``[x0, y0, x1, y1]``; scores: ``(N,)``, higher is better.
+        iou_threshold: a box whose IoU with a kept, better box exceeds this is dropped.
+
+    Returns:
+        ``(K,)`` int64 indices of the kept boxes, best first.
+    """
+    b = _boxes_array(boxes) if len(np.asarray(boxes)) else np.zeros((0, 4))
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(s) != len(b):
+        raise InputError(f"scores must have one value per box: {len(s)} scores, {len(b)} boxes")
+    order = np.argsort(-s, kind="stable")
+    keep: list[int] = []
+    for i in order:
+        if not keep or box_iou(b[i], b[keep]).max() <= iou_threshold:
+            keep.append(int(i))
+    return np.asarray(keep, dtype=np.int64)
+
+
+def square_windows(width: int, height: int, min_side: int = 160, levels: int = 3) -> np.ndarray:
+    """Overlapping square windows for a person detector that wants big people.
+
+    Level 0 is the whole image; level ``k >= 1`` has squares of side
+    ``min(width, height) / 2**(k - 1)`` overlapping by half, covering the image; levels
+    whose side would be under ``min_side`` pixels are skipped. Returns ``(N, 4)`` int64
+    ``[x0, y0, x1, y1)`` inside the image.
+    """
+    windows = [(0, 0, width, height)]
+    short = min(width, height)
+    for k in range(1, levels):
+        side = int(round(short / 2 ** (k - 1)))
+        if side < min_side or (k == 1 and side == max(width, height)):
+            continue
+        xs = _starts(width, side)
+        ys = _starts(height, side)
+        windows += [(x, y, min(x + side, width), min(y + side, height)) for y in ys for x in xs]
+    return np.asarray(windows, dtype=np.int64)
+
+
+def _starts(length: int, side: int) -> list[int]:
+    """Window starts along one axis: stride ``side / 2``, the last one flush with the end."""
+    if side >= length:
+        return [0]
+    count = int(np.ceil((length - side) / (side / 2.0))) + 1
+    return sorted({int(round(v)) for v in np.linspace(0, length - side, count)})
+
+
+# --------------------------------------------------------------------------- people (pure)
+def person_scale(points, confidence) -> float:
+    """Size of one person in pixels: the diagonal of the box of its keypoints with
+    confidence > 0 (``points (K, 2)``, ``confidence (K,)``); 0 with fewer than two."""
+    p = np.asarray(points, dtype=np.float64)[np.asarray(confidence) > 0]
+    if len(p) < 2:
+        return 0.0
+    return float(np.linalg.norm(p.max(0) - p.min(0)))
+
+
+def keypoint_box(points, confidence) -> np.ndarray:
+    """``[x0, y0, x1, y1]`` around one person's keypoints ``(K, 2)`` with confidence > 0
+    (``confidence (K,)``); all NaN with none."""
+    p = np.asarray(points, dtype=np.float64)[np.asarray(confidence) > 0]
+    if not len(p):
+        return np.full(4, np.nan)
+    return np.concatenate([p.min(0), p.max(0)])
+
+
+def same_person(points_a, conf_a, points_b, conf_b, tolerance: float = 0.15, min_conf: float = 0.3,
+                max_overlap: float = 0.6) -> bool:
+    """Whether two detections ``(K, 2)`` / ``(K,)`` are the same person.
+
+    They are if, over the keypoints both see with confidence >= ``min_conf`` (all both
+    see, if fewer than 3), the median distance is under ``tolerance`` times the smaller
+    :func:`person_scale`; or if the boxes around their keypoints overlap with an IoU over
+    ``max_overlap`` (a distorted second reading of one person: two real people that
+    overlap that much rarely give usable keypoints anyway).
+    """
+    pa, pb = np.asarray(points_a, np.float64), np.asarray(points_b, np.float64)
+    ca, cb = np.asarray(conf_a, np.float64), np.asarray(conf_b, np.float64)
+    both = (ca >= min_conf) & (cb >= min_conf)
+    if both.sum() < 3:
+        both = (ca > 0) & (cb > 0)
+    if both.sum() < 3:
+        return False
+    scale = min(person_scale(pa, ca), person_scale(pb, cb))
+    distance = np.median(np.linalg.norm(pa[both] - pb[both], axis=1))
+    if distance < tolerance * scale:
+        return True
+    return bool(box_iou(keypoint_box(pa, ca), keypoint_box(pb, cb))[0, 0] > max_overlap)
+
+
+def remove_duplicate_people(points, confidence, tolerance: float = 0.15) -> np.ndarray:
+    """Keep each person once.
+
+    Args:
+        points: ``(P, K, 2)`` pixels; confidence: ``(P, K)``.
+        tolerance: see :func:`same_person`.
+
+    Returns:
+        ``(Q,)`` int64 indices of the people kept, most confident first (mean confidence
+        over the ``K`` keypoints; of two detections of one person the more confident stays).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    conf = np.asarray(confidence, dtype=np.float64)
+    if pts.ndim != 3 or pts.shape[-1] != 2 or conf.shape != pts.shape[:2]:
+        raise InputError(f"points (P, K, 2) and confidence (P, K) expected, got {pts.shape} and {conf.shape}")
+    order = np.argsort(-conf.mean(axis=1), kind="stable")
+    keep: list[int] = []
+    for i in order:
+        if not any(same_person(pts[i], conf[i], pts[j], conf[j], tolerance) for j in keep):
+            keep.append(int(i))
+    return np.asarray(keep, dtype=np.int64)
+
+
+def left_to_right(points, confidence) -> np.ndarray:
+    """Order ``(P,)`` of people ``points (P, K, 2)``, ``confidence (P, K)`` by the median x
+    of their keypoints with confidence > 0 (people without any go last)."""
+    pts = np.asarray(points, dtype=np.float64)
+    conf = np.asarray(confidence)
+    xs = [np.median(p[c > 0, 0]) if (c > 0).any() else np.inf for p, c in zip(pts, conf)]
+    return np.argsort(np.asarray(xs), kind="stable")
+
+
+# --------------------------------------------------------------------------- person boxes
+HOG_MISSING = ("this OpenCV build has no HOG people detector (OpenCV 5 moved it to opencv-contrib-python): "
+               "pip install opencv-contrib-python, or 'opencv-python-headless<5'")
+
+
+def hog_available() -> bool:
+    """Whether cv2 has ``HOGDescriptor`` (OpenCV 4 builds, and OpenCV 5's contrib build)."""
+    import cv2
+
+    return hasattr(cv2, "HOGDescriptor")
+
+
+def hog_person_boxes(image, *, max_side: int = 1280, score_threshold: float = 1.0,
+                     iou_threshold: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """People boxes from OpenCV's HOG + linear SVM people detector (Dalal & Triggs).
+
+    An image whose long side exceeds ``max_side`` pixels is shrunk to it (speed; HOG's
+    window is 64 x 128, so people down to ~130 px at that size are found), padded by 32 px of
+    replicated border (people cut by the image edge), scanned at scales 1.05 apart with a
+    4-px stride, and the raw windows with an SVM score >= ``score_threshold`` are merged by
+    :func:`non_max_suppression`.
+
+    Args:
+        image: ``(H, W, 3)`` RGB, float in [0, 1] or uint8.
+
+    Returns:
+        ``boxes (N, 4)`` ``[x0, y0, x1, y1]`` full-image pixels (they may reach past the
+        image edge) and ``scores (N,)``, best first. HOG windows hold a margin around the
+        person (about 1/4 of the width on each side, 1/8 of the height).
+
+    Raises:
+        ImportError: cv2 has no ``HOGDescriptor`` (:data:`HOG_MISSING`).
+    """
+    import cv2
+
+    if not hog_available():
+        raise ImportError(HOG_MISSING)
+    gray = cv2.cvtColor(_rgb_uint8(image), cv2.COLOR_RGB2GRAY)
+    scale = min(1.0, max_side / max(gray.shape))
+    if scale < 1.0:
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    pad = 32
+    gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    hog = cv2.HOGDescriptor()
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    rects, weights = hog.detectMultiScale(gray, winStride=(4, 4), padding=(8, 8), scale=1.05,
+                                          hitThreshold=0.0, groupThreshold=0)
+    rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    ok = weights >= score_threshold
+    rects, weights = rects[ok], weights[ok]
+    boxes = np.concatenate([rects[:, :2] - pad, rects[:, :2] + rects[:, 2:] - pad], axis=1) / scale
+    keep = non_max_suppression(boxes, weights, iou_threshold) if len(boxes) else np.zeros(0, np.int64)
+    return boxes[keep], weights[keep]
+
+
+class PersonBoxes(NamedTuple):
+    """People found by a box detector: ``boxes (N, 4)`` ``[x0, y0, x1, y1]`` pixels,
+    ``scores (N,)`` (higher is better), ``rotations (N,)`` each person's tilt, radians
+    clockwise from upright (MediaPipe's ``rotation``; 0 for HOG), and the ``method`` used."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    rotations: np.ndarray
+    method: str
+
+
+_POSE_DETECTION_GRAPH = """
+input_stream: "image"
+output_stream: "detections"
+node {
+  calculator: "PoseDetectionCpu"
+  input_stream: "IMAGE:image"
+  output_stream: "DETECTIONS:detections"
+}
+"""
+_POSE_LANDMARK_BY_ROI_GRAPH = """
+input_stream: "image"
+input_stream: "roi"
+output_stream: "landmarks"
+node {
+  calculator: "PoseLandmarkByRoiCpu"
+  input_side_packet: "MODEL_COMPLEXITY:model_complexity"
+  input_side_packet: "ENABLE_SEGMENTATION:enable_segmentation"
+  input_stream: "IMAGE:image"
+  input_stream: "ROI:roi"
+  output_stream: "LANDMARKS:landmarks"
+}
+"""
+
+
+def _graph(config: str, **side_inputs):
+    """A MediaPipe graph from the wheel's registered subgraphs (BlazePose's detector,
+    ``PoseDetectionCpu``, and landmark model, ``PoseLandmarkByRoiCpu``: the two halves of
+    ``mp.solutions.pose``), run through mediapipe's ``SolutionBase``."""
+    import importlib
+
+    from mediapipe.python.solution_base import SolutionBase
+
+    importlib.import_module("mediapipe.python.solutions.pose")  # registers the graphs' option protos
+
+    return SolutionBase(graph_config=config, side_inputs=side_inputs or None)
+
+
+def blazepose_person_boxes(image, *, windows: np.ndarray | None = None, iou_threshold: float = 0.7,
+                           min_score: float = 0.7) -> PersonBoxes:
+    """People boxes from BlazePose's person detector, run on :func:`square_windows`.
+
+    The detector sees its input at 224 x 224, so people small in a wide image are found in
+    the smaller windows. Each detection carries the hip centre and a point on the circle
+    around the whole body; its box is that circle's bounding square, turned upright by its
+    rotation (:func:`detection_box`; BlazePose's own region of interest before its 25 %
+    enlargement). Boxes from all windows are merged by :func:`non_max_suppression` at
+    ``iou_threshold`` (high: two people side by side have heavily overlapping squares; a
+    person found twice is removed later by comparing keypoints).
+
+    Args:
+        image: ``(H, W, 3)`` RGB, float in [0, 1] or uint8.
+        windows: ``(N, 4)`` ``[x0, y0, x1, y1)`` windows (default :func:`square_windows`).
+        min_score: detections below this score are ignored (people seen whole score
+            0.8-0.95; below 0.7 the detector mostly fires on parts of a person, with odd
+            rotations, or on background).
+
+    Raises:
+        ImportError: mediapipe is not installed.
+    """
+    _import_mediapipe()
+    rgb = _rgb_uint8(image)
+    height, width = rgb.shape[:2]
+    windows = square_windows(width, height) if windows is None else np.asarray(windows, dtype=np.int64)
+    boxes, scores, rotations = [], [], []
+    with _graph(_POSE_DETECTION_GRAPH) as detector:
+        for x0, y0, x1, y1 in windows:
+            result = detector.process({"image": np.ascontiguousarray(rgb[y0:y1, x0:x1])})
+            for det in result.detections or []:
+                score = float(det.score[0]) if len(det.score) else 0.0
+                kps = det.location_data.relative_keypoints
+                if score < min_score or len(kps) < 2:
+                    continue
+                size = np.array([x1 - x0, y1 - y0], dtype=np.float64)
+                hip = np.array([x0, y0]) + np.array([kps[0].x, kps[0].y]) * size
+                top = np.array([x0, y0]) + np.array([kps[1].x, kps[1].y]) * size
+                box, rotation = detection_box(hip, top)
+                if box[2] > box[0]:
+                    boxes.append(box)
+                    scores.append(score)
+                    rotations.append(rotation)
+    if not boxes:
+        return PersonBoxes(np.zeros((0, 4)), np.zeros(0), np.zeros(0), "blazepose")
+    keep = non_max_suppression(boxes, scores, iou_threshold)
+    return PersonBoxes(np.asarray(boxes)[keep], np.asarray(scores)[keep], np.asarray(rotations)[keep], "blazepose")
+
+
+def person_boxes(image, method: str = "auto") -> PersonBoxes:
+    """People boxes by ``method``: ``"blazepose"`` (:func:`blazepose_person_boxes`, needs
+    mediapipe), ``"hog"`` (:func:`hog_person_boxes`, needs a cv2 with HOG), ``"both"``
+    (all boxes of the two) or ``"auto"``: BlazePose's detector where mediapipe is
+    installed, else HOG."""
+    if method not in ("auto", "blazepose", "hog", "both"):
+        raise InputError(f"person box method must be 'auto', 'blazepose', 'hog' or 'both', got '{method}'")
+    if method == "auto":
+        method = "blazepose" if _has_mediapipe() else "hog"
+    parts = []
+    if method in ("blazepose", "both"):
+        parts.append(blazepose_person_boxes(image))
+    if method in ("hog", "both"):
+        boxes, scores = hog_person_boxes(image)
+        parts.append(PersonBoxes(boxes, scores, np.zeros(len(boxes)), "hog"))
+    if len(parts) == 1:
+        return parts[0]
+    return PersonBoxes(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("boxes", "scores", "rotations")),
+                       method)
+
+
+def _has_mediapipe() -> bool:
+    try:
+        _import_mediapipe()
+    except ImportError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- everyone
+def detect_people(image, source: str = "detector", *, boxes: str = "auto", margin: float = 0.25,
+                  min_keypoints: int = 6) -> Keypoints2D:
+    """Detect every person's BODY_25 keypoints in an image (see the module docstring).
+
+    Args:
+        image: ``(H, W, 3)`` RGB, float32 in [0, 1] or uint8 (gray ``(H, W)`` is accepted).
+        source: name used in messages and stored in the result (e.g. the image file name).
+        boxes: how people are found before BlazePose's landmark model runs on each:
+            ``"auto"``, ``"blazepose"`` or ``"hog"`` (see :func:`person_boxes`).
+        margin: the landmark model sees each box enlarged by this fraction, made square.
+        min_keypoints: a result with fewer BODY_25 keypoints of confidence >= 0.5 (inside
+            the image) is not a person.
+
+    Returns:
+        :class:`Keypoints2D` with ``P >= 1`` people sorted left to right: ``points (P, 25, 2)``
+        pixels, ``confidence (P, 25)`` (0 for keypoints outside the image and for the small
+        toes), layout ``"body25"``, ``image_size (W, H)``.
+
+    Raises:
+        ImportError: mediapipe is not installed (the message says how to install it).
+        InputError: no person was found in the image (a ``ValueError``).
+    """
+    mp = _import_mediapipe()
+    from mediapipe.framework.formats import rect_pb2
+
+    rgb = _rgb_uint8(image)
+    height, width = rgb.shape[:2]
+    found = person_boxes(rgb, boxes)
+    candidates = [_run_blazepose(mp, rgb)]  # the whole image: BlazePose's most prominent person
+    if len(found.boxes):
+        rois = box_to_roi(enlarge_boxes(found.boxes, margin), width, height, found.rotations)
+        with _graph(_POSE_LANDMARK_BY_ROI_GRAPH, model_complexity=1, enable_segmentation=False) as landmarker:
+            for x, y, w, h, rotation in rois:
+                roi = rect_pb2.NormalizedRect(x_center=x, y_center=y, width=w, height=h, rotation=rotation)
+                result = landmarker.process({"image": rgb, "roi": roi})
+                candidates.append(None if result.landmarks is None else np.array(
+                    [[p.x, p.y, p.z, p.visibility] for p in result.landmarks.landmark][:len(BLAZEPOSE_NAMES)]))
+    points, confidence = [], []
+    for landmarks in candidates:
+        if landmarks is None:
+            continue
+        p, c = blazepose_to_body25(landmarks, width, height)
+        inside = (p[:, 0] >= 0) & (p[:, 0] <= width) & (p[:, 1] >= 0) & (p[:, 1] <= height)
+        c = np.where(inside, c, 0.0).astype(np.float32)
+        if (c >= 0.5).sum() >= min_keypoints:
+            points.append(p)
+            confidence.append(c)
+    if not points:
+        raise InputError(f"{source}: the detector found no person in the image")
+    points, confidence = np.stack(points), np.stack(confidence)
+    keep = remove_duplicate_people(points, confidence)
+    points, confidence = points[keep], confidence[keep]
+    order = left_to_right(points, confidence)
+    points, confidence = points[order], confidence[order]
+    return Keypoints2D(points=points, confidence=confidence, names=BODY25_NAMES, layout="body25",
+                       source=source, image_size=(width, height), person_ids=[[-1] for _ in range(len(points))])

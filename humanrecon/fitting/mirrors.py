@@ -89,3 +89,4 @@ def limb_alternatives(global_orient: torch.Tensor, body_pose: torch.Tensor, join
 def limb_indices(joint_names: tuple[str, ...] = SMPL_JOINT_NAMES) -> list[tuple[int, int, int]]:
     """:data:`LIMBS` as joint indices of ``joint_names``."""
     return [tuple(joint_names.index(name) for name in limb) for limb in LIMBS]
+

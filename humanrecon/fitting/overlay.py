@@ -1,5 +1,7 @@
 """Pictures of fits: fitted meshes rendered over the photo, with the detected keypoints
-and the model's reprojected keypoints."""
+and the model's reprojected keypoints, next to a side view of the fitted bodies
+(:mod:`humanrecon.fitting.side_view`). Each person has its own mesh colour, the same in
+both views."""
 
 from __future__ import annotations
 
@@ -7,11 +9,12 @@ import numpy as np
 import torch
 
 from humanrecon.body.keypoints import BODY25_EDGES, BODY25_NAMES
+from humanrecon.fitting.side_view import PERSON_COLORS, label_people, person_colors, render_side_view
 from humanrecon.geometry import Camera
 
 DETECTED_COLOR = (0.1, 0.85, 0.2)
 MODEL_COLOR = (0.9, 0.1, 0.1)
-MESH_COLOR = (0.55, 0.65, 0.95)
+MESH_COLOR = PERSON_COLORS[0]
 
 
 def meshes_in_camera_frame(vertices: torch.Tensor, faces: np.ndarray, cameras: Camera) -> tuple[np.ndarray, np.ndarray]:
@@ -37,26 +40,49 @@ def draw_keypoints(image: np.ndarray, points: np.ndarray, confidence: np.ndarray
     return draw_points(image, shown, colors=color, radius=radius)
 
 
+def _above_head(points: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """A pixel above a person's keypoints ``(25, 2)``: above the highest one by a tenth of
+    the keypoints' height (about the top of the head); NaN without keypoints."""
+    seen = points[confidence > 0]
+    if not len(seen):
+        return np.full(2, np.nan)
+    top = seen[np.argmin(seen[:, 1])]
+    return top - [0.0, 0.1 * (seen[:, 1].max() - seen[:, 1].min())]
+
+
 def fit_overlay(image: np.ndarray, vertices: torch.Tensor, faces: np.ndarray, cameras: Camera,
                 detected: np.ndarray, confidence: np.ndarray, reprojected: np.ndarray,
-                alpha: float = 0.6) -> np.ndarray:
-    """The overlay picture ``(H, W, 3)`` float RGB in [0, 1].
+                alpha: float = 0.6, side_view: bool = True) -> np.ndarray:
+    """The overlay picture: ``(H, W, 3)`` float RGB in [0, 1], or with ``side_view``
+    ``(H, 2 W, 3)``: the overlay (the photo's size) and, to its right, the side view.
 
     Args:
         image: the photo ``(H, W, 3)`` in [0, 1].
         vertices: ``(P, V, 3)`` fitted meshes, model frame; ``cameras``: batch ``P``.
         detected, confidence: ``(P, 25, 2)`` and ``(P, 25)`` BODY_25 detections (green).
         reprojected: ``(P, 25, 2)`` model keypoints in pixels (red).
+        alpha: opacity of the meshes over the photo.
+        side_view: add :func:`~humanrecon.fitting.side_view.render_side_view` of the
+            meshes (same colours per person) at the right.
     """
     from humanrecon.render import render_mesh
 
     height, width = image.shape[:2]
+    count = len(vertices)
     verts, faces_all = meshes_in_camera_frame(vertices, faces, cameras)
+    colors = person_colors(count)
+    vertex_colors = np.repeat(colors, verts.shape[0] // count, axis=0)
     view = Camera(cameras.K[:1], torch.eye(3)[None], torch.zeros(1, 3), width, height)
-    picture = render_mesh(verts, faces_all, view, color=MESH_COLOR, background=image, alpha=alpha).image
+    picture = render_mesh(verts, faces_all, view, vertex_colors=vertex_colors, background=image, alpha=alpha).image
     radius = max(2.0, 0.006 * max(width, height))
     for p in range(len(detected)):
         picture = draw_keypoints(picture, detected[p], confidence[p], DETECTED_COLOR, radius)
         model_conf = (confidence[p] > 0).astype(np.float32)
         picture = draw_keypoints(picture, reprojected[p], model_conf, MODEL_COLOR, radius * 0.6)
-    return picture
+    if count > 1:  # number k of mesh_<k>.obj above each head
+        picture = label_people(picture, np.array([_above_head(detected[p], confidence[p]) for p in range(count)]),
+                               colors)
+    if not side_view:
+        return picture
+    side = render_side_view(verts.reshape(count, -1, 3), faces, width, height, colors)
+    return np.concatenate([picture, side], axis=1)

@@ -1,9 +1,10 @@
 """Fit bodies to photos, file to file: the work behind ``humanrecon fit``.
 
 One image or a folder of images; keypoints from OpenPose/COCO JSON files (or the
-optional detector); all people of all images fitted in one batched SMPLify run per image
-size; per image ``mesh.obj`` (``mesh_<k>.obj`` for several people), ``params.json`` and
-``overlay.png``. A bad input file fails only its own image; failures are collected and
+optional detector, which finds every person); all people of all images fitted in one
+batched SMPLify run per image size; per image ``mesh.obj`` (``mesh_<k>.obj`` for several
+people), ``params.json`` and ``overlay.png`` (the fit over the photo, with a side view of
+the bodies at its right). A bad input file fails only its own image; failures are collected and
 reported at the end. Existing outputs are never replaced unless ``overwrite``.
 """
 
@@ -129,9 +130,9 @@ def prepare(job: FitJob, *, focal: float | None = None, person: int | None = Non
     image = load_image(job.image)
     height, width = image.shape[:2]
     if detect:
-        from humanrecon.fitting.detect import detect_keypoints
+        from humanrecon.fitting.detect import detect_people
 
-        keypoints = detect_keypoints(image, source=str(job.image))
+        keypoints = detect_people(image, source=str(job.image))
     else:
         if job.keypoints is None or not job.keypoints.is_file():
             raise KeypointFileError(f"{job.keypoints or job.image}: no keypoint file for image {job.image.name}")

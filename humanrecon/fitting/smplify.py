@@ -7,14 +7,19 @@ body's front, image up = world +Y) and an optimised translation ``t`` (``x_cam =
 the "camera translation" of SMPLify. A person seen from the back simply gets
 ``global_orient`` ≈ 180° about Y.
 
-Objective per person (SMPLify's, with an anatomical joint-limit prior by default):
+Objective per person (SMPLify's, with an everyday-pose mixture prior by default):
 Geman-McClure robust reprojection error of the model keypoints (confidence-weighted,
 measured in percent of the person's height in the image, so weights depend neither on the
 image resolution nor on the person's distance) + pose prior + shape prior + elbow/knee
-bending prior + upright prior (+ a depth term in the first stage). Stages: (1) camera translation and global orientation on the torso, started
-from four body orientations (facing the camera, away, and both sides); (2..) everything,
-with the prior weights decreasing, for every start (``keep``, default all four); the
-result with the lowest loss is kept. All people/images are one batched optimisation.
+bending prior + upright prior (+ a depth term in the first stage).
+
+Search: (0) candidate starts = start poses (the rest pose and the tuning half of the
+everyday pose library) x 8 yaws, ranked per person by how well their weak-perspective
+projection matches the keypoints; (1) camera translation and global orientation on the
+torso from the best ``starts``; (2..) everything, with the prior weights decreasing, for
+the ``keep`` best; the lowest loss wins; (3) each arm and leg is tried swung to its depth
+mirror (the same image) and kept where the loss prefers it, then re-fitted briefly. All
+people/images are one batched optimisation.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from tqdm.auto import tqdm
 
 from humanrecon.errors import InputError
 from humanrecon.body import BodyModel, keypoint_map
+from humanrecon.body.keypoints import BODY25_LIMB_PAIRS
 from humanrecon.fitting.mirrors import limb_alternatives, limb_indices
-from humanrecon.fitting.priors import JointLimitPrior, bending_prior, geman_mcclure, shape_prior, upright_prior
+from humanrecon.fitting.priors import EverydayPosePrior, bending_prior, geman_mcclure, shape_prior, upright_prior
 from humanrecon.fitting.starts import StartCandidates, make_candidates, rank_starts
 from humanrecon.geometry import Camera
 
@@ -55,14 +61,18 @@ class Stage:
     optimize: tuple[str, ...] = ("transl", "global_orient", "body_pose", "betas")
     torso_only: bool = False
     depth_weight: float = 0.0
+    rho: float | None = None  # Geman-McClure scale of this stage (None: the fitter's)
 
 
+#: the Geman-McClure scale shrinks stage by stage (graduated non-convexity): wide while
+#: the body is far from its keypoints, narrow at the end, where a gross detector outlier
+#: then costs a bounded amount instead of pulling the limb
 DEFAULT_STAGES = (
-    Stage(30, 0.0, 0.0, 0.0, ("transl", "global_orient"), torso_only=True, depth_weight=100.0),
-    Stage(30, 2.5, 2.5, 0.5),
-    Stage(30, 1.0, 1.0, 0.3),
-    Stage(30, 1.0, 1.0, 0.1),
-    Stage(40, 1.0, 1.0, 0.05),
+    Stage(30, 0.0, 0.0, 0.0, ("transl", "global_orient"), torso_only=True, depth_weight=100.0, rho=5.0),
+    Stage(30, 2.5, 2.5, 0.5, rho=10.0),
+    Stage(30, 1.0, 1.0, 0.3, rho=10.0),
+    Stage(30, 1.0, 1.0, 0.1, rho=5.0),
+    Stage(40, 1.0, 1.0, 0.05, rho=5.0),
 )
 #: the short stage that re-fits a body after its limbs were mirrored
 MIRROR_REFINE = Stage(15, 1.0, 1.0, 0.05)
@@ -135,8 +145,11 @@ class SMPLify:
 
     Args:
         model: a :class:`BodyModel` (body types; MANO is not supported).
-        pose_prior: module ``body_pose (B, 69) -> (B,)``; default :class:`JointLimitPrior`
-            (use :class:`~humanrecon.fitting.priors.GMMPosePrior` for SMPLify's GMM).
+        pose_prior: module ``body_pose (B, 69) -> (B,)``; default
+            :class:`~humanrecon.fitting.priors.EverydayPosePrior` (a mixture fitted to the
+            tuning half of the everyday pose library, plus joint limits); or
+            :class:`~humanrecon.fitting.priors.JointLimitPrior` (anatomical, centred on the
+            T-pose) or :class:`~humanrecon.fitting.priors.GMMPosePrior` (SMPLify's GMM file).
             SMPL+H/SMPL-X models (63-dim body pose) get their first 21 joints' limits.
         stages: optimisation schedule (:data:`DEFAULT_STAGES`).
         optimizer: ``"lbfgs"`` (default) or ``"adam"``.
@@ -147,8 +160,20 @@ class SMPLify:
         upright_weight: weight of :func:`~humanrecon.fitting.priors.upright_prior` (people
             in photos mostly stand upright in a roughly level camera's view); 0 disables.
         num_betas: shape components fitted (≤ the model's).
-        start_yaws: body orientations (radians about the vertical) the first stage starts
-            from; the ``keep`` best per person are optimised to the end and the best kept.
+        start_poses: the poses the fit may start from: ``"library"`` (default: the rest
+            pose and the TUNING half of :mod:`humanrecon.body.pose_library`, never the
+            half the benchmark reports on), None (the rest pose only), or arrays
+            ``(global_orient (M, 3), body_pose (M, P))``.
+        start_yaws: yaws (radians about the vertical) at which every start pose is tried.
+        starts: how many of the (pose, yaw) candidates start the first stage, per person:
+            those whose weak-perspective projection best matches the keypoints
+            (:mod:`humanrecon.fitting.starts`); ``keep`` of them (lowest loss after the first
+            stage) are optimised to the end and the best is kept.
+        swap_search: afterwards, re-fit with each pair of limbs' detections exchanged left
+            for right and keep it where the loss is lower (detectors swap sides).
+        mirror_search: then try each arm and leg swung to its depth mirror (same
+            image; :mod:`humanrecon.fitting.mirrors`) and keep it where the loss, priors
+            included, prefers it.
     """
 
     def __init__(self, model: BodyModel, pose_prior: torch.nn.Module | None = None,
@@ -156,14 +181,15 @@ class SMPLify:
                  keypoint_sigma: float = 0.7071, upright_weight: float = 100.0,
                  num_betas: int | None = None, adam_lr: float = 0.02,
                  start_yaws: Sequence[float] = DEFAULT_START_YAWS, start_poses: str | tuple | None = "library",
-                 starts: int = 6, keep: int = 3, mirror_search: bool = True) -> None:
+                 starts: int = 6, keep: int = 3, mirror_search: bool = True,
+                 swap_search: bool = True) -> None:
         if model.model_type == "mano":
             raise InputError("SMPLify fits bodies; a MANO hand model cannot be fitted to body keypoints")
         if optimizer not in ("lbfgs", "adam"):
             raise InputError(f"optimizer must be 'lbfgs' or 'adam', got '{optimizer}'")
         self.model = model
         self.kmap = keypoint_map(model, "body25")
-        self.pose_prior = pose_prior if pose_prior is not None else JointLimitPrior()
+        self.pose_prior = pose_prior if pose_prior is not None else EverydayPosePrior()
         self.stages = tuple(stages)
         self.optimizer = optimizer
         self.rho = rho
@@ -184,6 +210,7 @@ class SMPLify:
         self.starts = max(1, starts)
         self.keep = max(1, min(keep, self.starts))
         self.mirror_search = mirror_search
+        self.swap_search = swap_search
         self._candidates: StartCandidates | None = None
 
     # ----------------------------------------------------------------- helpers
@@ -269,7 +296,7 @@ class SMPLify:
         if stage.torso_only:
             weight = weight * self.torso_mask.to(conf)
         residual_sq = ((proj - targets) / scale[:, None, None]).square().sum(-1)
-        robust = geman_mcclure(residual_sq, self.rho) / (2.0 * self.keypoint_sigma ** 2)
+        robust = geman_mcclure(residual_sq, stage.rho or self.rho) / (2.0 * self.keypoint_sigma ** 2)
         terms = {"data": (weight * robust).sum(-1)}
         terms["pose"] = self._pose_prior(params["body_pose"])
         terms["shape"] = shape_prior(params["betas"])
@@ -345,17 +372,21 @@ class SMPLify:
         scale = intr[:, 0, 0] * 1.7 / depth0 / 100.0  # 1 unit = 1 % of the person's image height
         per_person = (targets, conf, intr, size, scale, depth0)
         self._iterations = 0
-        total = sum(s.iterations for s in self.stages) + (2 * MIRROR_REFINE.iterations if self.mirror_search else 0)
+        total = sum(s.iterations for s in self.stages) \
+            + MIRROR_REFINE.iterations * (self.mirror_search + self.swap_search)
         with tqdm(total=total, desc="SMPLify", disable=not progress, leave=False) as bar:
             # stage 1 from the best-matching start poses, then the best `keep` go all the way
             params = self._start_params(transl0, targets, conf)
             args = self._repeat(per_person, self.starts)
             self._run_stage(params, self.stages[0], args, bar)
-            params = self._best(params, args, self.stages[0], batch, self.keep)
+            params = self._best(params, args, replace(self.stages[0], torso_only=False), batch, self.keep)
             args = self._repeat(per_person, self.keep)
             for stage in self.stages[1:]:
                 self._run_stage(params, stage, args, bar)
             params = self._best(params, args, self.stages[-1], batch, 1)
+            if self.swap_search:
+                params, fitted_targets = self._search_swaps(params, per_person, batch, bar)
+                per_person = (fitted_targets,) + per_person[1:]
             if self.mirror_search:
                 params = self._search_mirrors(params, per_person, batch, bar)
         return self._result(params, targets, conf, intr, size, scale, depth0, self._iterations)
@@ -405,11 +436,40 @@ class SMPLify:
                 "body_pose": candidates.body_pose[rows].clone(),
                 "betas": torch.zeros(self.starts * batch, self.num_betas, dtype=transl.dtype)}
 
+    def _search_swaps(self, params: dict, per_person: tuple, batch: int, bar) -> tuple[dict, torch.Tensor]:
+        """Detectors swap a person's left and right arms or legs. For each limb pair
+        (:data:`~humanrecon.body.keypoints.BODY25_LIMB_PAIRS`) the fit is re-run briefly
+        with that pair's detections exchanged, and kept where the loss is lower (the loss
+        is over the same detections, only assigned to the other side). Returns the
+        parameters and the targets ``(B, K, 2)`` they were fitted to."""
+        targets, conf = per_person[:2]
+        stage = self.stages[-1]
+        index = {name: i for i, name in enumerate(self.kmap.names)}
+        trial_targets, trial_conf = [], []
+        for left, right in BODY25_LIMB_PAIRS:
+            order = list(range(len(self.kmap.names)))
+            for a, b in zip(left, right):
+                order[index[a]], order[index[b]] = index[b], index[a]
+            trial_targets.append(targets[:, order])
+            trial_conf.append(conf[:, order])
+        count = len(trial_targets)
+        trial = {k: torch.cat([v.detach()] * count) for k, v in params.items()}
+        trial_args = (torch.cat(trial_targets), torch.cat(trial_conf)) + self._repeat(per_person[2:], count)
+        self._run_stage(trial, MIRROR_REFINE, trial_args, bar)
+        with torch.no_grad():
+            current = self._loss_terms(params, *per_person, stage)[0]
+            loss = self._loss_terms(trial, *trial_args, stage)[0].view(count, batch)
+        best = loss.argmin(0)
+        better = loss.gather(0, best[None])[0] < current
+        rows = best * batch + torch.arange(batch)
+        chosen = {k: torch.where(better.view(-1, *([1] * (v.ndim - 1))), trial[k][rows], v).detach()
+                  for k, v in params.items()}
+        return chosen, torch.where(better[:, None, None], trial_args[0][rows], targets)
+
     def _search_mirrors(self, params: dict, per_person: tuple, batch: int, bar) -> dict:
         """Try every limb swung to its depth mirror (:mod:`humanrecon.fitting.mirrors`):
-        each alternative is re-fitted briefly, the best per limb (by the full loss,
-        priors included) is combined, the combination re-fitted, and kept where it
-        lowers the loss."""
+        the best alternative per limb (by the full loss, priors included, as it stands) is
+        combined, the combination re-fitted briefly, and kept where it lowers the loss."""
         stage = self.stages[-1]
         with torch.no_grad():
             out, _ = self._forward(params)
@@ -425,7 +485,6 @@ class SMPLify:
         trial = {k: torch.cat([v.detach()] * len(candidates)) for k, v in params.items()}
         trial["body_pose"] = torch.cat(candidates).detach()
         trial_args = self._repeat(per_person, len(candidates))
-        self._run_stage(trial, MIRROR_REFINE, trial_args, bar)
         with torch.no_grad():
             current = self._loss_terms(params, *per_person, stage)[0]  # (B,)
             trial_loss = self._loss_terms(trial, *trial_args, stage)[0].view(len(candidates), batch)

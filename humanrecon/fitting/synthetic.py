@@ -9,19 +9,15 @@ import numpy as np
 import torch
 
 from humanrecon.body import BodyModel, keypoint_map
-from humanrecon.body.keypoints import SMPL_JOINT_NAMES
+from humanrecon.body.keypoints import BODY25_LIMB_PAIRS, SMPL_JOINT_NAMES
 from humanrecon.fitting.priors import JointLimitPrior
 from humanrecon.fitting.smplify import FRONT_VIEW_R
 from humanrecon.geometry import Camera
 from humanrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 
-#: left/right keypoint chains a detector confuses as a whole (BODY_25 names): arms, legs
-SWAP_CHAINS = (
-    (("left_shoulder", "left_elbow", "left_wrist"), ("right_shoulder", "right_elbow", "right_wrist")),
-    (("left_hip", "left_knee", "left_ankle", "left_big_toe", "left_small_toe", "left_heel"),
-     ("right_hip", "right_knee", "right_ankle", "right_big_toe", "right_small_toe", "right_heel")),
-)
+#: the left/right chains a detector swaps (arms, legs)
+SWAP_CHAINS = BODY25_LIMB_PAIRS
 
 
 @dataclass(frozen=True)

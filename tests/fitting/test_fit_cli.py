@@ -1,5 +1,5 @@
-"""`humanrecon fit` end to end on the shipped photo, folder mode with a bad file, and
-overwrite protection."""
+"""`humanrecon fit` end to end on the shipped photo and on a two-person composite made from
+it (overlay with a side view), folder mode with a bad file, and overwrite protection."""
 
 from __future__ import annotations
 
@@ -34,8 +34,17 @@ def test_outputs(fit_dir):
     assert params["focal_source"].startswith("default") and len(person["betas"]) == 10
     assert person["reprojection_error_px"] < 15.0  # a 370-px-tall person
     photo, overlay = load_image(PHOTO), load_image(fit_dir / "overlay.png")
-    assert overlay.shape == photo.shape
-    assert np.abs(overlay - photo).mean() > 0.005  # something was drawn
+    height, width = photo.shape[:2]
+    assert overlay.shape == (height, 2 * width, 3)  # [overlay | side view]
+    left, side = overlay[:, :width], overlay[:, width:]
+    assert np.abs(left - photo).mean() > 0.005  # something was drawn over the photo
+    assert _tinted(side, "blue").sum() > 2000  # the body, in the overlay's mesh colour
+
+
+def _tinted(image: np.ndarray, hue: str) -> np.ndarray:
+    """Mask of clearly blue (person 0's mesh) or orange (person 1's) pixels; the photo is gray."""
+    r, b = image[..., 0], image[..., 2]
+    return (b - r > 0.1) if hue == "blue" else (r - b > 0.2)
 
 
 def test_mesh_projects_onto_the_person(fit_dir):
@@ -54,6 +63,71 @@ def test_mesh_projects_onto_the_person(fit_dir):
     lo, hi = pixels.min(0), pixels.max(0)
     assert (seen.min(0) > lo - 15).all() and (seen.max(0) < hi + 15).all()
     assert (hi - lo)[1] < 1.3 * (seen.max(0) - seen.min(0))[1]
+
+
+def _two_person_case(tmp_path):
+    """The photo with the left man pasted again, 0.7 times as large (so further away), on
+    the wall to his right, and an OpenPose file with both people (the shipped keypoints,
+    and the same moved and scaled)."""
+    import cv2
+
+    from humanrecon.render import load_image, save_image
+
+    photo = load_image(PHOTO)
+    strip = photo[:, 20:190]
+    small = cv2.resize(strip, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+    x0, y0 = 300, 100
+    image = photo.copy()
+    image[y0:y0 + small.shape[0], x0:x0 + small.shape[1]] = small
+    save_image(tmp_path / "two.png", image)
+    doc = json.loads(KEYPOINTS.read_text())
+    first = np.array(doc["people"][0]["pose_keypoints_2d"]).reshape(25, 3)
+    second = first.copy()
+    second[:, :2] = (first[:, :2] - [20, 0]) * 0.7 + [x0, y0]
+    second[first[:, 2] == 0] = 0
+    doc["people"].append(dict(doc["people"][0], pose_keypoints_2d=second.ravel().tolist()))
+    (tmp_path / "two_keypoints.json").write_text(json.dumps(doc))
+    return tmp_path / "two.png", tmp_path / "two_keypoints.json", (first, second)
+
+
+def test_two_people_fit_draws_both_and_the_side_view(tmp_path):
+    from humanrecon.render import load_image
+
+    image_path, kp_path, people = _two_person_case(tmp_path)
+    out = tmp_path / "out"
+    assert main(["fit", str(image_path), "--keypoints", str(kp_path), "--out", str(out), "--quiet"]) == 0
+    assert (out / "mesh_0.obj").is_file() and (out / "mesh_1.obj").is_file() and not (out / "mesh.obj").exists()
+    params = json.loads((out / "params.json").read_text())
+    assert [p["index_in_file"] for p in params["people"]] == [0, 1]
+    depth = [p["camera"]["t"][2] for p in params["people"]]
+    assert depth[1] > 1.2 * depth[0]  # the smaller copy is further away
+
+    photo, overlay = load_image(image_path), load_image(out / "overlay.png")
+    height, width = photo.shape[:2]
+    assert overlay.shape == (height, 2 * width, 3)
+    left, side = overlay[:, :width], overlay[:, width:]
+    for k, (hue, kp) in enumerate(zip(("blue", "orange"), people)):  # each person in its own colour
+        seen = kp[kp[:, 2] > 0, :2]
+        (x0, y0), (x1, y1) = seen.min(0).astype(int), seen.max(0).astype(int)
+        assert _tinted(left[y0:y1, x0:x1], hue).mean() > 0.2, k
+    blue, orange = _tinted(side, "blue"), _tinted(side, "orange")
+    assert blue.sum() > 1000 and orange.sum() > 500  # both bodies in the side view
+    columns = np.arange(width)[None, :]
+    assert (columns * orange).sum() / orange.sum() > (columns * blue).sum() / blue.sum()  # deeper = further right
+
+
+def test_detect_finds_and_fits_both_people(tmp_path):
+    """``--detect`` (only where mediapipe is installed) on the two-person composite."""
+    pytest.importorskip("mediapipe")
+    image_path, _, _ = _two_person_case(tmp_path)
+    out = tmp_path / "out"
+    assert main(["fit", str(image_path), "--detect", "--out", str(out), "--quiet"]) == 0
+    params = json.loads((out / "params.json").read_text())
+    assert params["keypoints"] == "detector" and len(params["people"]) == 2
+    assert (out / "mesh_0.obj").is_file() and (out / "mesh_1.obj").is_file()
+    depth = [p["camera"]["t"][2] for p in params["people"]]  # left to right: the big man, then the copy
+    assert depth[1] > 1.2 * depth[0]
+    assert all(p["reprojection_error_px"] < 15.0 for p in params["people"])
 
 
 def test_refuses_to_overwrite(fit_dir, capsys):
