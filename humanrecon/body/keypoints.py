@@ -64,11 +64,13 @@ BODY25_EDGES = (
     ("right_ankle", "right_big_toe"), ("right_big_toe", "right_small_toe"),
     ("right_ankle", "right_heel"),
 )
-#: BODY_25 left/right keypoint chains a detector confuses as a whole: arms, then legs
+#: BODY_25 left/right keypoint chains a detector confuses as a whole: the arms and the
+#: legs beyond the torso (shoulders and hips stay: a swap of those is the whole person
+#: seen front-to-back, which the fitter's start orientations cover)
 BODY25_LIMB_PAIRS = (
-    (("left_shoulder", "left_elbow", "left_wrist"), ("right_shoulder", "right_elbow", "right_wrist")),
-    (("left_hip", "left_knee", "left_ankle", "left_big_toe", "left_small_toe", "left_heel"),
-     ("right_hip", "right_knee", "right_ankle", "right_big_toe", "right_small_toe", "right_heel")),
+    (("left_elbow", "left_wrist"), ("right_elbow", "right_wrist")),
+    (("left_knee", "left_ankle", "left_big_toe", "left_small_toe", "left_heel"),
+     ("right_knee", "right_ankle", "right_big_toe", "right_small_toe", "right_heel")),
 )
 FORMATS = {"body25": BODY25_NAMES, "coco17": COCO17_NAMES, "hand21": HAND21_NAMES}
 #: keypoints that are averages of two others (OpenPose's neck and mid-hip)

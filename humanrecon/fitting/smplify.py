@@ -64,14 +64,15 @@ class Stage:
     rho: float | None = None  # Geman-McClure scale of this stage (None: the fitter's)
 
 
-#: the Geman-McClure scale shrinks stage by stage (graduated non-convexity): wide while
-#: the body is far from its keypoints, narrow at the end, where a gross detector outlier
-#: then costs a bounded amount instead of pulling the limb
+#: the Geman-McClure scale (percent of the person's height): narrow for placing the torso
+#: (a gross outlier among six torso keypoints must not move the camera), wide while the
+#: limbs travel to their keypoints, then narrowing (graduated non-convexity), so at the end
+#: a gross detector outlier costs a bounded amount instead of pulling the limb
 DEFAULT_STAGES = (
-    Stage(30, 0.0, 0.0, 0.0, ("transl", "global_orient"), torso_only=True, depth_weight=100.0, rho=5.0),
-    Stage(30, 2.5, 2.5, 0.5, rho=10.0),
+    Stage(30, 0.0, 0.0, 0.0, ("transl", "global_orient"), torso_only=True, depth_weight=100.0, rho=10.0),
+    Stage(30, 2.5, 2.5, 0.5, rho=20.0),
     Stage(30, 1.0, 1.0, 0.3, rho=10.0),
-    Stage(30, 1.0, 1.0, 0.1, rho=5.0),
+    Stage(30, 1.0, 1.0, 0.1, rho=10.0),
     Stage(40, 1.0, 1.0, 0.05, rho=5.0),
 )
 #: the short stage that re-fits a body after its limbs were mirrored
@@ -169,8 +170,9 @@ class SMPLify:
             those whose weak-perspective projection best matches the keypoints
             (:mod:`humanrecon.fitting.starts`); ``keep`` of them (lowest loss after the first
             stage) are optimised to the end and the best is kept.
-        swap_search: afterwards, re-fit with each pair of limbs' detections exchanged left
-            for right and keep it where the loss is lower (detectors swap sides).
+        swap_search: also fit the best start to the detections with each pair of limbs
+            exchanged left for right (detectors swap sides); the lowest loss over the same
+            detections, however assigned, wins.
         mirror_search: then try each arm and leg swung to its depth mirror (same
             image; :mod:`humanrecon.fitting.mirrors`) and keep it where the loss, priors
             included, prefers it.
@@ -373,20 +375,24 @@ class SMPLify:
         per_person = (targets, conf, intr, size, scale, depth0)
         self._iterations = 0
         total = sum(s.iterations for s in self.stages) \
-            + MIRROR_REFINE.iterations * (self.mirror_search + self.swap_search)
+            + MIRROR_REFINE.iterations * self.mirror_search
         with tqdm(total=total, desc="SMPLify", disable=not progress, leave=False) as bar:
-            # stage 1 from the best-matching start poses, then the best `keep` go all the way
-            params = self._start_params(transl0, targets, conf)
-            args = self._repeat(per_person, self.starts)
+            # stage 1 from the best-matching start poses, for the detections as given and (one
+            # start each) with each limb pair swapped left/right; the best `keep` go all the way
+            hypotheses = [(targets, conf, self.starts)]
+            if self.swap_search:
+                hypotheses += [(t, c, 1) for t, c in self._swapped_detections(targets, conf)]
+            starts = [self._start_params(transl0, t, c, count) for t, c, count in hypotheses]
+            params = {k: torch.cat([p[k] for p in starts]) for k in starts[0]}
+            rows = sum(count for _, _, count in hypotheses)
+            args = (torch.cat([t.repeat(count, 1, 1) for t, _, count in hypotheses]),
+                    torch.cat([c.repeat(count, 1) for _, c, count in hypotheses])) + self._repeat(per_person[2:], rows)
             self._run_stage(params, self.stages[0], args, bar)
-            params = self._best(params, args, replace(self.stages[0], torso_only=False), batch, self.keep)
-            args = self._repeat(per_person, self.keep)
+            params, args = self._best(params, args, replace(self.stages[0], torso_only=False), batch, self.keep)
             for stage in self.stages[1:]:
                 self._run_stage(params, stage, args, bar)
-            params = self._best(params, args, self.stages[-1], batch, 1)
-            if self.swap_search:
-                params, fitted_targets = self._search_swaps(params, per_person, batch, bar)
-                per_person = (fitted_targets,) + per_person[1:]
+            params, args = self._best(params, args, self.stages[-1], batch, 1)
+            per_person = args  # the detections as the winner assigned them (left/right)
             if self.mirror_search:
                 params = self._search_mirrors(params, per_person, batch, bar)
         return self._result(params, targets, conf, intr, size, scale, depth0, self._iterations)
@@ -422,49 +428,32 @@ class SMPLify:
             self._candidates = make_candidates(forward, root, body, yaws)
         return self._candidates
 
-    def _start_params(self, transl: torch.Tensor, targets: torch.Tensor, conf: torch.Tensor) -> dict:
-        """Each person's ``starts`` best-matching candidates, stacked ``(starts * B, ...)``
+    def _start_params(self, transl: torch.Tensor, targets: torch.Tensor, conf: torch.Tensor, count: int) -> dict:
+        """Each person's ``count`` best-matching candidates, stacked ``(count * B, ...)``
         start-major, with the initial camera translation and the mean shape."""
         candidates = self.start_candidates()
         seen = conf * self.kmap.available.to(conf)
-        index = rank_starts(candidates, targets, seen, self.starts, self.rho)  # (B, S)
-        if index.shape[1] < self.starts:  # fewer candidates than starts: repeat the best
-            index = torch.cat([index, index[:, :1].expand(-1, self.starts - index.shape[1])], 1)
+        index = rank_starts(candidates, targets, seen, count, self.rho)  # (B, S)
+        if index.shape[1] < count:  # fewer candidates than starts: repeat the best
+            index = torch.cat([index, index[:, :1].expand(-1, count - index.shape[1])], 1)
         rows = index.T.reshape(-1)
         batch = transl.shape[0]
-        return {"transl": transl.repeat(self.starts, 1), "global_orient": candidates.global_orient[rows].clone(),
+        return {"transl": transl.repeat(count, 1), "global_orient": candidates.global_orient[rows].clone(),
                 "body_pose": candidates.body_pose[rows].clone(),
-                "betas": torch.zeros(self.starts * batch, self.num_betas, dtype=transl.dtype)}
+                "betas": torch.zeros(count * batch, self.num_betas, dtype=transl.dtype)}
 
-    def _search_swaps(self, params: dict, per_person: tuple, batch: int, bar) -> tuple[dict, torch.Tensor]:
-        """Detectors swap a person's left and right arms or legs. For each limb pair
-        (:data:`~humanrecon.body.keypoints.BODY25_LIMB_PAIRS`) the fit is re-run briefly
-        with that pair's detections exchanged, and kept where the loss is lower (the loss
-        is over the same detections, only assigned to the other side). Returns the
-        parameters and the targets ``(B, K, 2)`` they were fitted to."""
-        targets, conf = per_person[:2]
-        stage = self.stages[-1]
+    def _swapped_detections(self, targets: torch.Tensor, conf: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The detections with each limb pair's left and right chains exchanged
+        (:data:`~humanrecon.body.keypoints.BODY25_LIMB_PAIRS`: arms, legs), as detectors
+        sometimes report them: ``[(targets (B, K, 2), conf (B, K)), ...]``."""
         index = {name: i for i, name in enumerate(self.kmap.names)}
-        trial_targets, trial_conf = [], []
+        out = []
         for left, right in BODY25_LIMB_PAIRS:
             order = list(range(len(self.kmap.names)))
             for a, b in zip(left, right):
                 order[index[a]], order[index[b]] = index[b], index[a]
-            trial_targets.append(targets[:, order])
-            trial_conf.append(conf[:, order])
-        count = len(trial_targets)
-        trial = {k: torch.cat([v.detach()] * count) for k, v in params.items()}
-        trial_args = (torch.cat(trial_targets), torch.cat(trial_conf)) + self._repeat(per_person[2:], count)
-        self._run_stage(trial, MIRROR_REFINE, trial_args, bar)
-        with torch.no_grad():
-            current = self._loss_terms(params, *per_person, stage)[0]
-            loss = self._loss_terms(trial, *trial_args, stage)[0].view(count, batch)
-        best = loss.argmin(0)
-        better = loss.gather(0, best[None])[0] < current
-        rows = best * batch + torch.arange(batch)
-        chosen = {k: torch.where(better.view(-1, *([1] * (v.ndim - 1))), trial[k][rows], v).detach()
-                  for k, v in params.items()}
-        return chosen, torch.where(better[:, None, None], trial_args[0][rows], targets)
+            out.append((targets[:, order], conf[:, order]))
+        return out
 
     def _search_mirrors(self, params: dict, per_person: tuple, batch: int, bar) -> dict:
         """Try every limb swung to its depth mirror (:mod:`humanrecon.fitting.mirrors`):
@@ -510,14 +499,15 @@ class SMPLify:
         """Stack per-person arguments ``times`` over (``size`` is shared)."""
         return tuple(a if isinstance(a, tuple) else torch.cat([a] * times) for a in args)
 
-    def _best(self, params: dict, args: tuple, stage: Stage, batch: int, keep: int) -> dict:
+    def _best(self, params: dict, args: tuple, stage: Stage, batch: int, keep: int) -> tuple[dict, tuple]:
         """Of the candidates stacked as ``(candidates * B, ...)``, keep the ``keep`` with the
-        lowest loss per person, stacked the same way (best first)."""
+        lowest loss per person, stacked the same way (best first), with their arguments."""
         with torch.no_grad():
             loss = self._loss_terms(params, *args, stage)[0].view(-1, batch)  # (C, B)
         order = loss.argsort(dim=0)[:keep]  # (keep, B)
         rows = (order * batch + torch.arange(batch)).reshape(-1)
-        return {k: v[rows].detach().clone() for k, v in params.items()}
+        return ({k: v[rows].detach().clone() for k, v in params.items()},
+                tuple(a if isinstance(a, tuple) else a[rows] for a in args))
 
     def _result(self, params, targets, conf, intr, size, scale, depth0, iterations) -> FitResult:
         with torch.no_grad():
