@@ -184,7 +184,7 @@ class SMPLify:
                  num_betas: int | None = None, adam_lr: float = 0.02,
                  start_yaws: Sequence[float] = DEFAULT_START_YAWS, start_poses: str | tuple | None = "library",
                  starts: int = 6, keep: int = 3, mirror_search: bool = True,
-                 swap_search: bool = True) -> None:
+                 swap_search: bool = True, rest_starts: bool = True) -> None:
         if model.model_type == "mano":
             raise InputError("SMPLify fits bodies; a MANO hand model cannot be fitted to body keypoints")
         if optimizer not in ("lbfgs", "adam"):
@@ -213,6 +213,7 @@ class SMPLify:
         self.keep = max(1, min(keep, self.starts))
         self.mirror_search = mirror_search
         self.swap_search = swap_search
+        self.rest_starts = rest_starts
         self._candidates: StartCandidates | None = None
 
     # ----------------------------------------------------------------- helpers
@@ -384,9 +385,10 @@ class SMPLify:
                 hypotheses += [(t, c, 1) for t, c in self._swapped_detections(targets, conf)]
             starts = [self._start_params(transl0, t, c, count) for t, c, count in hypotheses]
             params = {k: torch.cat([p[k] for p in starts]) for k in starts[0]}
-            rows = sum(count for _, _, count in hypotheses)
-            args = (torch.cat([t.repeat(count, 1, 1) for t, _, count in hypotheses]),
-                    torch.cat([c.repeat(count, 1) for _, c, count in hypotheses])) + self._repeat(per_person[2:], rows)
+            counts = [len(p["transl"]) // batch for p in starts]  # starts per hypothesis
+            args = (torch.cat([t.repeat(n, 1, 1) for (t, _, _), n in zip(hypotheses, counts)]),
+                    torch.cat([c.repeat(n, 1) for (_, c, _), n in zip(hypotheses, counts)])) \
+                + self._repeat(per_person[2:], sum(counts))
             self._run_stage(params, self.stages[0], args, bar)
             params, args = self._best(params, args, replace(self.stages[0], torso_only=False), batch, self.keep)
             for stage in self.stages[1:]:
@@ -436,6 +438,10 @@ class SMPLify:
         index = rank_starts(candidates, targets, seen, count, self.rho)  # (B, S)
         if index.shape[1] < count:  # fewer candidates than starts: repeat the best
             index = torch.cat([index, index[:, :1].expand(-1, count - index.shape[1])], 1)
+        if self.rest_starts and count > 1:  # SMPLify's own starts too: the rest pose facing 4 ways
+            rest = [i for i, yaw in enumerate(self.start_yaws) if abs(np.cos(2 * yaw) - 1) < 1e-6]
+            index = torch.cat([index, torch.tensor(rest).expand(index.shape[0], -1)], 1)
+            count = index.shape[1]
         rows = index.T.reshape(-1)
         batch = transl.shape[0]
         return {"transl": transl.repeat(count, 1), "global_orient": candidates.global_orient[rows].clone(),
