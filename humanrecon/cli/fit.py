@@ -72,7 +72,7 @@ def add_parser(sub) -> None:
                      help="OpenPose JSON (BODY_25 or COCO-18) or COCO keypoint JSON; for a folder of photos a "
                           "folder of <stem>_keypoints.json / <stem>.json files or one COCO file")
     fit.add_argument("--detect", action="store_true",
-                     help="detect keypoints with the built-in detector (pip install 'humanrecon[detect]')")
+                     help="detect every person with the built-in detector (pip install 'humanrecon[detect]')")
     fit.add_argument("--out", required=True, help="output folder")
     fit.add_argument("--model", default="open", help="'open', a model file or folder (SMPL, SMPL+H, SMPL-X)")
     fit.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"))
