@@ -16,10 +16,6 @@ from humanrecon.geometry import Camera
 from humanrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 
-#: the left/right chains a detector swaps (arms, legs)
-SWAP_CHAINS = BODY25_LIMB_PAIRS
-
-
 @dataclass(frozen=True)
 class Faults:
     """What real cameras and detectors do that the fitter does not assume.
@@ -29,7 +25,7 @@ class Faults:
             angle in ± these (degrees) away from :data:`FRONT_VIEW_R`, which the fitter assumes.
         focal_error: the fitter is told a focal length off by a uniform factor in
             ``1 ± focal_error`` (the true one projects the keypoints).
-        swap: probability, per person and per limb pair (arms, legs; :data:`SWAP_CHAINS`),
+        swap: probability, per person and per limb pair (arms, legs; :data:`~humanrecon.body.keypoints.BODY25_LIMB_PAIRS`),
             that the detector swaps the left and right chains.
         outliers: fraction of the visible keypoints replaced by a gross error: a uniform
             pixel inside the person's 2D box grown by 50 %, reported with full confidence.
@@ -165,7 +161,7 @@ def _detector_faults(points: torch.Tensor, conf: torch.Tensor, names: tuple[str,
     points = points.clone()
     n = points.shape[0]
     index = {name: i for i, name in enumerate(names)}
-    for left, right in SWAP_CHAINS:
+    for left, right in BODY25_LIMB_PAIRS:
         swapped = torch.rand(n, generator=gen) < faults.swap
         li, ri = [index[k] for k in left], [index[k] for k in right]
         points[swapped.nonzero()[:, :1], li + ri] = points[swapped.nonzero()[:, :1], ri + li]

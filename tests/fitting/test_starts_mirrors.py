@@ -12,7 +12,8 @@ from humanrecon.fitting.mirrors import ALTERNATIVES, limb_alternatives, limb_ind
 from humanrecon.fitting.mixture import fit_gaussian_mixture
 from humanrecon.fitting.priors import JointLimitPrior
 from humanrecon.fitting.starts import make_candidates, rank_starts, turn, weak_perspective_residual
-from humanrecon.fitting.synthetic import SWAP_CHAINS, Faults, sample_subjects
+from humanrecon.body.keypoints import BODY25_LIMB_PAIRS
+from humanrecon.fitting.synthetic import Faults, sample_subjects
 from humanrecon.geometry import Camera
 from humanrecon.geometry.rotations import axis_angle_to_matrix
 
@@ -140,7 +141,7 @@ def test_faults_do_what_they_say(model):
     index = {name: i for i, name in enumerate(kmap.names)}
     available = kmap.available
     wrong = ((faulty.keypoints - truth).norm(dim=-1) > 1e-2) & available
-    for left, right in SWAP_CHAINS:
+    for left, right in BODY25_LIMB_PAIRS:
         li, ri = [index[k] for k in left], [index[k] for k in right]
         swapped = torch.isclose(faulty.keypoints[:, li], truth[:, ri], atol=1e-3).all(-1).all(-1)
         assert 0.04 < swapped.float().mean() < 0.18
