@@ -112,7 +112,9 @@ def train_loop(step_fn: Callable[[int], "torch.Tensor"], optimizer, budget: Budg
             gradients before and calls ``backward()`` and ``optimizer.step()`` after.
         optimizer: any ``torch.optim`` optimiser; every group's ``lr`` is set each step.
         budget: steps and optional wall-time budget.
-        learning_rate: ``progress in [0, 1] -> lr`` (see :meth:`Budget.progress`).
+        learning_rate: ``progress in [0, 1] -> lr`` (see :meth:`Budget.progress`) for every
+            parameter group, except groups that carry their own ``"schedule"`` callable
+            (same signature; e.g. Gaussian splatting's per-parameter rates).
         name: what is trained, for the progress bar and error messages.
         save: ``(steps done, elapsed seconds) -> checkpoint path``; called every
             ``checkpoint_every`` steps (0: never in between) and once at the end.
@@ -140,9 +142,10 @@ def train_loop(step_fn: Callable[[int], "torch.Tensor"], optimizer, budget: Budg
         elapsed = elapsed_before + time.perf_counter() - start
         if budget.max_seconds is not None and elapsed > budget.max_seconds:
             break
-        lr = learning_rate(budget.progress(step, elapsed))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        done = budget.progress(step, elapsed)
+        lr = learning_rate(done)
+        for group in optimizer.param_groups:  # a group may carry its own schedule
+            group["lr"] = group["schedule"](done) if "schedule" in group else lr
         for hook in hooks:
             hook.before_step(step)
         optimizer.zero_grad(set_to_none=True)

@@ -91,3 +91,16 @@ def test_time_budget_stops_and_drives_the_schedule():
 def test_bad_budgets_are_refused(steps, seconds):
     with pytest.raises(InputError):
         Budget(steps, seconds)
+
+
+def test_a_parameter_group_may_carry_its_own_schedule():
+    weight, step_fn, _ = _problem()
+    other = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([{"params": [weight]}, {"params": [other], "schedule": lambda p: 1.0 - p}], lr=0.0)
+    seen = []
+
+    def fn(step):
+        seen.append((opt.param_groups[0]["lr"], opt.param_groups[1]["lr"]))
+        return step_fn(step) + other.sum() * 0
+    train_loop(fn, opt, Budget(4), lambda p: 0.01, progress=False)
+    assert seen == [(0.01, 1.0), (0.01, 0.75), (0.01, 0.5), (0.01, 0.25)]

@@ -39,3 +39,10 @@ def visible_bounds(cameras: Camera, centre: torch.Tensor | None = None) -> torch
     half_fov = 0.5 * torch.minimum(cameras.fov_x, cameras.fov_y)
     radius = (distance * torch.sin(half_fov)).min()
     return torch.stack([centre - radius, centre + radius])
+
+
+def dataset_bounds(split) -> torch.Tensor:
+    """``(2, 3)`` box of a dataset split: the one it names (``split.bounds``), else the box
+    every camera sees (:func:`visible_bounds`)."""
+    bounds = getattr(split, "bounds", None)
+    return torch.as_tensor(bounds, dtype=torch.float32) if bounds is not None else visible_bounds(split.cameras)

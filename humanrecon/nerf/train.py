@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from humanrecon.geometry.scene import visible_bounds
+from humanrecon.geometry.scene import dataset_bounds
 from humanrecon.nerf.config import CHECKPOINT, MODEL_PRESETS, NerfConfig  # noqa: F401 (re-exported)
 from humanrecon.nerf.model import NerfModel
 from humanrecon.training import Budget, TrainingHistory, TrainingHook, exponential_decay, train_loop
@@ -77,13 +77,6 @@ class TrainingRays:
         return origins, directions, background, self.rgb[idx] * a + background * (1 - a)
 
 
-def scene_bounds(split) -> torch.Tensor:
-    """The dataset's box when it names one (``split.bounds``), else the box every
-    training camera sees (:func:`visible_bounds`)."""
-    bounds = getattr(split, "bounds", None)
-    return torch.as_tensor(bounds, dtype=torch.float32) if bounds is not None else visible_bounds(split.cameras)
-
-
 def train_nerf(split, out_dir: str | Path, config: NerfConfig | None = None, *,
                resume: bool = False) -> tuple[NerfModel, NerfHistory]:
     """Train on a :class:`humanrecon.datasets.BlenderSplit` with the shared loop
@@ -104,7 +97,7 @@ def train_nerf(split, out_dir: str | Path, config: NerfConfig | None = None, *,
         start_step, elapsed_before = saved["step"], saved["elapsed"]
         n_rays = float(saved.get("rays", n_rays))
     else:
-        model = NerfModel(scene_bounds(split), **config.model).to(device)
+        model = NerfModel(dataset_bounds(split), **config.model).to(device)
         saved = None
     optimizer = torch.optim.Adam(model.field.parameter_groups(config.lr, config.weight_decay),
                                  betas=(0.9, 0.99), eps=1e-15)

@@ -72,12 +72,20 @@ def ssim(prediction, target, data_range: float = 1.0, window: int = 11, sigma: f
     the batch: the definition of Wang et al. and of ``skimage.metrics.
     structural_similarity(gaussian_weights=True, use_sample_covariance=False)``."""
     x, y = _pair(prediction, target)
+    return float(ssim_loss_term(x.double(), y.double(), data_range, window, sigma))
+
+
+def ssim_loss_term(prediction: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, window: int = 11,
+                   sigma: float = 1.5) -> torch.Tensor:
+    """:func:`ssim` as a differentiable scalar tensor in the inputs' dtype, for training
+    losses (``1 - ssim``): ``prediction``, ``target`` ``(B, H, W, C)`` tensors."""
+    x, y = prediction, target
     if min(x.shape[1:3]) < window:
         raise InputError(f"images of {tuple(x.shape[1:3])} pixels are smaller than the {window}-pixel SSIM window")
-    x = x.double().permute(0, 3, 1, 2)
-    y = y.double().permute(0, 3, 1, 2)
+    x = x.permute(0, 3, 1, 2)
+    y = y.permute(0, 3, 1, 2)
     channels = x.shape[1]
-    g = _gaussian_window(window, sigma, x.device)
+    g = _gaussian_window(window, sigma, x.device).to(x.dtype)
     kernel = (g[:, None] * g[None, :]).expand(channels, 1, window, window)
 
     def blur(z):
@@ -89,4 +97,4 @@ def ssim(prediction, target, data_range: float = 1.0, window: int = 11, sigma: f
     cov = blur(x * y) - mu_x * mu_y
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return float(s.flatten(1).mean(1).mean())
+    return s.flatten(1).mean(1).mean()

@@ -1,0 +1,52 @@
+"""Settings of Gaussian-splatting training (torch-free, so the CLI reads its defaults
+without importing torch). Learning rates are the 3DGS paper's (gsplat's defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from humanrecon.splat.strategy_config import DensityConfig
+
+#: the checkpoint file a training run writes into its output folder
+CHECKPOINT = "splat.pt"
+
+
+@dataclass
+class SplatConfig:
+    """How to train.
+
+    Attributes:
+        steps, max_seconds: budget (steps; optional wall-time seconds).
+        init: ``"random"`` (points uniform in the scene box), or a path: a point cloud
+            (``.ply``/``.xyz``/...), a mesh (surface samples) or a splat file.
+        init_points: how many Gaussians a random or mesh initialisation makes.
+        sh_degree: final SH degree; raised by one every ``sh_increase_every`` steps.
+        lr_means, lr_means_final: means' rate at the start/end (exponential decay), times
+            the scene scale (metres); the others are constant.
+        ssim_weight: the loss is ``(1 - w) L1 + w (1 - SSIM)`` (the paper's 0.2).
+        random_background: composite each training image over a random colour.
+        density: adaptive density control (:class:`DensityConfig`).
+        backend: rasterizer backend (``"auto"``, ``"torch"``, ``"cpu"``, ``"cuda"``).
+    """
+
+    steps: int = 7_000
+    max_seconds: float | None = None
+    init: str = "random"
+    init_points: int = 20_000
+    sh_degree: int = 3
+    sh_increase_every: int = 1_000
+    lr_means: float = 1.6e-4
+    lr_means_final: float = 1.6e-6
+    lr_sh0: float = 2.5e-3
+    lr_shN: float = 2.5e-3 / 20
+    lr_opacities: float = 5e-2
+    lr_scales: float = 5e-3
+    lr_quats: float = 1e-3
+    ssim_weight: float = 0.2
+    random_background: bool = True
+    density: DensityConfig = field(default_factory=DensityConfig)
+    backend: str = "auto"
+    device: str = "cpu"
+    checkpoint_every: int = 1_000
+    seed: int = 0
+    progress: bool = True
