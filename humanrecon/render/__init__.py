@@ -11,6 +11,8 @@ The one place pictures and synthetic views come from. Public names are loaded la
 * :mod:`.draw`: ``draw_points``, ``draw_skeleton``
 * :mod:`.overview`: ``overview_image`` (a row of turntable views of one mesh)
 * :mod:`.image_metrics`: ``psnr``, ``ssim``
+* :mod:`.novel_views`: ``evaluate_split``, ``orbit_cameras``, ``render_orbit`` (any scene
+  model with ``render_image``: NeRF, Gaussian splats)
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ _EXPORTS = {
     "save_animation": "humanrecon.io.images",
     "draw_points": "draw",
     "draw_skeleton": "draw",
+    "evaluate_split": "novel_views",
+    "orbit_cameras": "novel_views",
+    "render_orbit": "novel_views",
 }
 
 __all__ = sorted(_EXPORTS)

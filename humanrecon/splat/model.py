@@ -112,6 +112,14 @@ class SplatModel(nn.Module):
                          cameras.width, cameras.height, sh_degree=self.sh_degree if sh_degree is None else sh_degree,
                          backgrounds=bg, render_mode=render_mode, backend=backend)
 
+    @torch.no_grad()
+    def render_image(self, camera: Camera, background: float = 1.0, backend: str = "auto") -> dict:
+        """One camera over a grey ``background``: ``{"rgb": (H, W, 3), "opacity": (H, W)}``
+        (the interface of :mod:`humanrecon.render.novel_views`)."""
+        bg = torch.full((3,), float(background), dtype=self.params["means"].dtype, device=self.params["means"].device)
+        colors, alphas, _ = self.render(camera.to(self.params["means"].device), background=bg, backend=backend)
+        return {"rgb": colors[0].clamp(0, 1), "opacity": alphas[0, ..., 0]}
+
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path, **extra) -> Path:
         """Checkpoint (shared helper, kind ``"splat"``): parameters, SH degree, ``extra``."""
