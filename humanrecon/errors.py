@@ -16,7 +16,8 @@ Python user would expect (``ValueError``, ``FileNotFoundError``, ``FileExistsErr
     │   ├── ModelFileError                         not a usable body-model file
     │   │   └── UnsafeModelFileError               a pickle naming code it may not run
     │   ├── PoseFileError                          malformed pose / motion file
-    │   └── KeypointFileError                      malformed 2D keypoint file
+    │   ├── KeypointFileError                      malformed 2D keypoint file
+    │   └── SplatFileError                         malformed Gaussian-splat scene file (.ply / .splat)
     └── TrainingDivergedError (RuntimeError)  a loss became NaN/inf; names the last good checkpoint
 
 Messages name the file or flag and the problem in one line.
@@ -60,6 +61,11 @@ class PoseFileError(InputError):
 
 class KeypointFileError(InputError):
     """A 2D keypoint file that cannot be read or has the wrong layout."""
+
+
+class SplatFileError(InputError):
+    """A Gaussian-splat scene file (3DGS ``.ply`` or antimatter15 ``.splat``) that cannot be
+    read: a malformed header, missing properties, a truncated body or invalid values."""
 
 
 class TrainingDivergedError(HumanreconError, RuntimeError):

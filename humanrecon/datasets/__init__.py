@@ -3,6 +3,9 @@
 * :mod:`.blender`: the Blender / NeRF-synthetic format (``transforms_{split}.json`` + RGBA
   PNGs): ``read_blender``, ``write_blender``, ``BlenderSplit``; the OpenGL camera-to-world
   <-> OpenCV :class:`~humanrecon.geometry.camera.Camera` conversion happens only there.
+* :mod:`.colmap`: COLMAP sparse models (``cameras/images/points3D`` ``.txt`` or ``.bin``):
+  ``read_colmap`` -> ``ColmapScene`` (a :class:`Camera` batch, names, sizes, sparse points and
+  colours), ``write_colmap_text``, ``write_colmap_binary``.
 * :mod:`.synthetic`: synthetic views of a mesh: ``sphere_cameras``, ``body_part_colors``,
   ``render_rgba``, and whole datasets: ``make_views`` (``tools/make_views.py``),
   ``default_body`` (the open body coloured by part).
@@ -16,6 +19,13 @@ from humanrecon.datasets.blender import (
     scale_cameras,
     transforms_path,
     write_blender,
+)
+from humanrecon.datasets.colmap import (
+    ColmapCamera,
+    ColmapScene,
+    read_colmap,
+    write_colmap_binary,
+    write_colmap_text,
 )
 from humanrecon.datasets.synthetic import (
     bounding_sphere,
@@ -31,7 +41,8 @@ from humanrecon.datasets.synthetic import (
 )
 
 __all__ = [
-    "BlenderSplit", "body_part_colors", "bounding_sphere", "downscale_rgba",
-    "default_body", "fit_distance", "make_views", "mesh_from_file", "output_paths", "part_palette", "read_blender", "render_rgba", "scale_cameras",
+    "BlenderSplit", "ColmapCamera", "ColmapScene", "body_part_colors", "bounding_sphere", "downscale_rgba",
+    "default_body", "fit_distance", "make_views", "mesh_from_file", "output_paths", "part_palette", "read_blender", "read_colmap", "render_rgba", "scale_cameras",
     "sphere_cameras", "sphere_directions", "transforms_path", "write_blender",
+    "write_colmap_binary", "write_colmap_text",
 ]
