@@ -414,6 +414,18 @@ class Camera:
         t = -(R @ m[:, :3, 3:4]).squeeze(-1)
         return cls(K, R, t, width, height)
 
+    def viewmats_and_Ks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(viewmats (B, 4, 4), K (B, 3, 3))`` for :func:`humanrecon.splat.rasterize` (gsplat's layout).
+
+        ``viewmats`` are world-to-camera in OpenCV axes: ``[[R, t], [0, 0, 0, 1]]``, so
+        ``viewmats @ [x_world, 1] = [R x_world + t, 1]`` (metres); ``K`` is in pixels.
+        Differentiable w.r.t. ``R``, ``t`` and ``K``; dtype and device of the camera.
+        """
+        top = torch.cat([self.R, self.t.unsqueeze(-1)], dim=-1)  # (B, 3, 4)
+        bottom = torch.zeros_like(top[:, :1, :])
+        bottom[..., 3] = 1.0
+        return torch.cat([top, bottom], dim=1), self.K
+
     def to_opengl_c2w(self) -> torch.Tensor:
         """Camera-to-world matrices ``(B, 4, 4)`` in OpenGL axes (Blender/NeRF ``transform_matrix``)."""
         flip = torch.tensor(_GL_FROM_CV_DIAG, dtype=self.dtype, device=self.device)

@@ -13,9 +13,8 @@ from torch import nn
 
 from humanrecon.errors import InputError
 from humanrecon.geometry import Camera
+from humanrecon.splat.files import SH_C0
 
-#: SH degree-0 constant: rgb = C0 · sh0 + 0.5
-SH_C0 = 0.28209479177387814
 CHECKPOINT_KIND = "splat"
 
 
