@@ -1,6 +1,6 @@
 """The ``humanrecon`` command line: one console script with a sub-command per subsystem.
 
-Each subsystem's module here (``body``, ``fit``, ``implicit``, ``nerf``, ``views``,
+Each subsystem's module here (``body``, ``fit``, ``implicit``, ``nerf``, ``splat``, ``views``,
 ``info``) exposes ``add_parser(subparsers)``; commands parse arguments, check every
 output before any work, and call the library. Heavy modules (torch, open3d, cv2) are
 imported inside the commands, so ``humanrecon --help`` stays fast. Every error the
@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from humanrecon.cli import body, fit, implicit, info, nerf, views
+from humanrecon.cli import body, fit, implicit, info, nerf, splat, views
 from humanrecon.errors import HumanreconError
 
-SUBCOMMANDS = (body, fit, implicit, nerf, views, info)
+SUBCOMMANDS = (body, fit, implicit, nerf, splat, views, info)
 
 
 def build_parser() -> argparse.ArgumentParser:

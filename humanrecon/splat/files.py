@@ -51,8 +51,8 @@ from humanrecon._validation import reader, to_numpy
 from humanrecon.errors import InputError, MissingFileError, SplatFileError
 from humanrecon.io.files import atomic_write, check_outputs
 
-#: SH degree-0 constant: ``rgb = 0.5 + SH_C0 · sh[:, 0]``.
-SH_C0 = 0.28209479177387814
+from humanrecon.splat._torch_impl import SH_C0  # noqa: E402  rgb = 0.5 + SH_C0 · sh[:, 0]
+
 #: Suffixes :func:`load_gaussians` / :func:`save_gaussians` understand.
 SPLAT_SUFFIXES = (".ply", ".splat")
 #: Opacities are clamped to ``[OPACITY_EPS, 1 - OPACITY_EPS]`` before the logit on write.

@@ -13,7 +13,7 @@ from torch import nn
 
 from humanrecon.errors import InputError
 from humanrecon.geometry import Camera
-from humanrecon.splat.files import SH_C0
+from humanrecon.splat._torch_impl import SH_C0
 
 CHECKPOINT_KIND = "splat"
 
