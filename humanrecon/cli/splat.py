@@ -82,7 +82,7 @@ def render(args: argparse.Namespace) -> None:
     means = model.params["means"].detach().cpu()
     centre = means.median(0).values
     radius = float((means - centre).norm(dim=-1).quantile(0.9))
-    cameras: Camera = turntable_cameras(centre.numpy(), args.distance or 2.5 * radius, args.orbit, width=args.size,
+    cameras: Camera = turntable_cameras(centre.numpy(), args.distance or 3.0 * radius, args.orbit, width=args.size,
                                         height=args.size, fov_x_rad=0.8, elevation_rad=float(torch.deg2rad(
                                             torch.tensor(args.elevation))), up=tuple(args.up))
     frames = render_orbit(model, cameras, background=args.background, progress=not args.quiet)
@@ -123,7 +123,7 @@ def add_parser(sub) -> None:
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--orbit", type=int, default=ORBIT_VIEWS, help="number of views around the scene")
     r.add_argument("--size", type=int, default=ORBIT_SIZE, help="image width and height in pixels")
-    r.add_argument("--distance", type=float, default=None, help="camera distance (default 2.5 x the scene radius)")
+    r.add_argument("--distance", type=float, default=None, help="camera distance (default 3 x the scene radius: 90 %% of the Gaussians lie within it)")
     r.add_argument("--elevation", type=float, default=15.0, help="degrees above the centre")
     r.add_argument("--up", type=float, nargs=3, default=(0.0, 1.0, 0.0), help="the scene's up direction")
     r.add_argument("--background", type=float, default=1.0, help="grey level of the background")
