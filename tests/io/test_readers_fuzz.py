@@ -139,3 +139,30 @@ def test_images(tmp_path):
         path = _write(tmp_path, f"i{i}.png", data)
         _expect_own_error(lambda: load_image(path))
         _expect_own_error(lambda: load_rgba(path))
+
+
+@FUZZ
+@given(data=st.binary(max_size=512), header=st.sampled_from([b"", b"ply\nformat binary_little_endian 1.0\n",
+                                                               b"ply\nformat ascii 1.0\nelement vertex 1\n"]))
+def test_splat_scene_files(tmp_path, data, header):
+    from humanrecon.splat.files import read_ply, read_splat
+
+    _expect_own_error(lambda: read_ply(_write(tmp_path, "s.ply", header + data)))
+    _expect_own_error(lambda: read_splat(_write(tmp_path, "s.splat", data)))
+
+
+@FUZZ
+@given(data=st.binary(max_size=256), text=st.text(max_size=200))
+def test_colmap_models(tmp_path, data, text):
+    from humanrecon.datasets.colmap import read_colmap
+
+    folder = tmp_path / "model"
+    folder.mkdir(exist_ok=True)
+    for name in ("cameras", "images", "points3D"):
+        (folder / f"{name}.txt").unlink(missing_ok=True)
+        _write(folder, f"{name}.bin", data)
+    _expect_own_error(lambda: read_colmap(folder))
+    for name in ("cameras", "images", "points3D"):
+        (folder / f"{name}.bin").unlink()
+        (folder / f"{name}.txt").write_text(text)
+    _expect_own_error(lambda: read_colmap(folder))
