@@ -23,6 +23,7 @@ class SplatConfig:
         sh_degree: final SH degree; raised by one every ``sh_increase_every`` steps.
         lr_means, lr_means_final: means' rate at the start/end (exponential decay), times
             the scene scale (metres); the others are constant.
+        views_per_step: training images rendered per step (the paper: 1).
         ssim_weight: the loss is ``(1 - w) L1 + w (1 - SSIM)`` (the paper's 0.2).
         random_background: composite each training image over a random colour.
         density: adaptive density control (:class:`DensityConfig`).
@@ -42,6 +43,7 @@ class SplatConfig:
     lr_opacities: float = 5e-2
     lr_scales: float = 5e-3
     lr_quats: float = 1e-3
+    views_per_step: int = 1
     ssim_weight: float = 0.2
     random_background: bool = True
     density: DensityConfig = field(default_factory=DensityConfig)

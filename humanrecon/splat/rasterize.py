@@ -229,7 +229,8 @@ def rasterize(
     if sh_degree is None:
         rgb = colors[None].expand(c, n, 3)
     else:
-        rgb = _torch_impl.sh_colors(colors, sh_degree, means, viewmats)
+        # degree 0 has no view direction: the colour is the same for every camera
+        rgb = _torch_impl.sh_colors(colors, sh_degree, means, viewmats).expand(c, n, 3)
     tiles = _torch_impl.tile_intersections(means2d, radii, depths, width, height)
 
     feats, bg = rgb, backgrounds

@@ -1,6 +1,6 @@
 """Train 3D Gaussians on posed images (Blender-format datasets, :mod:`humanrecon.datasets`)
-with the shared loop (:func:`humanrecon.training.train_loop`): one random training image
-per step, composited over a random background, loss ``(1 - w) L1 + w (1 - SSIM)``, Adam
+with the shared loop (:func:`humanrecon.training.train_loop`): ``views_per_step`` random
+training images per step, composited over a random background, loss ``(1 - w) L1 + w (1 - SSIM)``, Adam
 with the paper's per-parameter rates (means decayed exponentially, scaled by the scene
 size), SH degree raised every ``sh_increase_every`` steps, adaptive density control
 (:class:`~humanrecon.splat.strategy.DensityControl`) as a hook, checkpoints + resume and
@@ -114,18 +114,18 @@ def train_splats(split, out_dir: str | Path, config: SplatConfig | None = None, 
     history = TrainingHistory()
 
     def step_fn(step: int) -> torch.Tensor:
-        index = int(torch.randint(len(split), (1,), generator=generator))
-        background = torch.rand(3, generator=generator).to(device) if config.random_background \
-            else torch.ones(3, device=device)
-        target = images[index] * alpha[index] + background * (1 - alpha[index])
+        index = torch.randint(len(split), (config.views_per_step,), generator=generator)
+        background = torch.rand(len(index), 3, generator=generator).to(device) if config.random_background \
+            else torch.ones(len(index), 3, device=device)
+        target = images[index] * alpha[index] + background[:, None, None] * (1 - alpha[index])
         degree = min(step // config.sh_increase_every, model.sh_degree)
-        colors, _, meta = model.render(split.cameras[index].to(device), sh_degree=degree, background=background,
-                                       backend=config.backend)
+        colors, _, meta = model.render(split.cameras[index.tolist()].to(device), sh_degree=degree,
+                                       background=background, backend=config.backend)
         meta["means2d"].retain_grad()
         last["meta"] = meta
-        l1 = (colors[0] - target).abs().mean()
+        l1 = (colors - target).abs().mean()
         if config.ssim_weight:
-            return (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim_loss_term(colors, target[None]))
+            return (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim_loss_term(colors, target))
         return l1
 
     def save(step: int, elapsed: float) -> Path:

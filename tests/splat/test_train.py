@@ -90,3 +90,18 @@ def test_cli_renders_the_captured_plant(tmp_path):
 
     view = load_image(tmp_path / "view_000.png")
     assert view.shape == (48, 48, 3) and view.std() > 0.05  # a plant, not a blank frame
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpu"])
+def test_several_cameras_at_sh_degree_0_equal_one_at_a_time(backend):
+    """Regression: degree-0 SH colours were (1, N, 3) and several cameras read past them."""
+    from humanrecon.geometry import Camera
+
+    gen = torch.Generator().manual_seed(1)
+    model = SplatModel.from_points(torch.rand(200, 3, generator=gen) - 0.5, torch.rand(200, 3, generator=gen))
+    eyes = torch.tensor([[0.0, 0.0, 2.5], [2.5, 0.0, 0.0], [0.0, 2.0, 1.5]])
+    cameras = Camera.look_at(eyes, torch.zeros(3, 3), width=32, height=24, fov_x_rad=1.0)
+    together, _, _ = model.render(cameras, sh_degree=0, backend=backend)
+    for i in range(3):
+        alone, _, _ = model.render(cameras[i], sh_degree=0, backend=backend)
+        torch.testing.assert_close(together[i], alone[0], atol=1e-6, rtol=0)
