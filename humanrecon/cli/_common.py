@@ -101,3 +101,24 @@ def write_mesh_picture(png: Path | None, vertices, faces) -> None:
 
     save_image(png, overview_image(vertices, faces, views=("front", "left")))
     print(f"wrote {png}")
+
+
+def check_resume(resume: bool, overwrite: bool, checkpoint: Path) -> None:
+    """``--resume`` and ``--overwrite`` exclude each other; resuming needs ``checkpoint``."""
+    if resume and overwrite:
+        raise InputError("--resume continues the run in --out and --overwrite starts it over: give one")
+    if resume and not Path(checkpoint).is_file():
+        raise InputError(f"--resume: no run to resume, {checkpoint} does not exist")
+
+
+def evaluation_summary(history, metrics: dict | None, split: str) -> dict:
+    """The ``metrics.json`` of a training run: steps, time, final loss and, when evaluated,
+    the held-out PSNR (whole image and body pixels) and SSIM."""
+    summary = {"steps": history.steps, "train_seconds": round(history.seconds, 1),
+               "steps_per_second": round(history.steps / max(history.seconds, 1e-9), 2),
+               "final_loss": history.losses[-1] if history.losses else None}
+    if metrics is not None:
+        summary.update({"split": split, "psnr": round(metrics["psnr"], 3),
+                        "psnr_foreground": None if metrics["psnr_foreground"] is None
+                        else round(metrics["psnr_foreground"], 3), "ssim": round(metrics["ssim"], 4)})
+    return summary

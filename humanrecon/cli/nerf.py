@@ -7,8 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, mesh_output,
-                                    png_output, positive, select_device, write_mesh_picture)
+from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, check_resume,
+                                    evaluation_summary, mesh_output, png_output, positive, select_device,
+                                    write_mesh_picture)
 from humanrecon.errors import InputError
 from humanrecon.nerf.config import CHECKPOINT, MODEL_PRESETS, NerfConfig
 
@@ -36,10 +37,7 @@ def train(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     checkpoint = out / CHECKPOINT
-    if args.resume and args.overwrite:
-        raise InputError("--resume continues the run in --out and --overwrite starts it over: give one")
-    if args.resume and not checkpoint.is_file():
-        raise InputError(f"--resume: no run to resume, {checkpoint} does not exist")
+    check_resume(args.resume, args.overwrite, checkpoint)
     if args.downscale < 1:
         raise InputError(f"--downscale must be >= 1, got {args.downscale}")
     device = select_device(args.device)
@@ -56,14 +54,9 @@ def train(args: argparse.Namespace) -> None:
     check_outputs(([] if args.resume else [checkpoint]) + [out / "metrics.json"] + renders,
                   args.overwrite or args.resume)
     model, history = train_nerf(train_split, out, config, resume=args.resume)
-    summary = {"steps": history.steps, "train_seconds": round(history.seconds, 1),
-               "steps_per_second": round(history.steps / max(history.seconds, 1e-9), 2),
-               "final_loss": history.losses[-1] if history.losses else None}
-    if test_split is not None:
-        metrics = evaluate_split(model, test_split, out / args.eval_split, progress=not args.quiet)
-        summary.update({"split": args.eval_split, "psnr": round(metrics["psnr"], 3),
-                        "psnr_foreground": None if metrics["psnr_foreground"] is None
-                        else round(metrics["psnr_foreground"], 3), "ssim": round(metrics["ssim"], 4)})
+    metrics = None if test_split is None else \
+        evaluate_split(model, test_split, out / args.eval_split, progress=not args.quiet)
+    summary = evaluation_summary(history, metrics, args.eval_split)
     write_json(out / "metrics.json", summary)
     print(json.dumps(summary))
 

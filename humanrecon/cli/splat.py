@@ -8,7 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
-from humanrecon.cli._common import add_device, add_overwrite, add_quiet, check_outputs, positive, select_device
+from humanrecon.cli._common import (add_device, add_overwrite, add_quiet, check_outputs, check_resume,
+                                    evaluation_summary, positive, select_device)
 from humanrecon.errors import InputError
 from humanrecon.splat.config import CHECKPOINT, SplatConfig
 
@@ -27,10 +28,7 @@ def train(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     checkpoint = out / CHECKPOINT
-    if args.resume and args.overwrite:
-        raise InputError("--resume continues the run in --out and --overwrite starts it over: give one")
-    if args.resume and not checkpoint.is_file():
-        raise InputError(f"--resume: no run to resume, {checkpoint} does not exist")
+    check_resume(args.resume, args.overwrite, checkpoint)
     if args.init != "random" and not Path(args.init).is_file():
         raise InputError(f"--init {args.init}: no such file (give 'random', a point cloud, a mesh or a splat file)")
     if args.init_points < 1 or args.steps < 1 or not 0 <= args.sh_degree <= 3:
@@ -45,14 +43,9 @@ def train(args: argparse.Namespace) -> None:
     files = [out / "scene.ply", out / "scene.splat", out / "metrics.json"]
     check_outputs(([] if args.resume else [checkpoint]) + files + renders, args.overwrite or args.resume)
     model, history = train_splats(train_split, out, config, resume=args.resume)
-    summary = {"steps": history.steps, "train_seconds": round(history.seconds, 1),
-               "steps_per_second": round(history.steps / max(history.seconds, 1e-9), 2),
-               "gaussians": model.num_gaussians, "final_loss": history.losses[-1] if history.losses else None}
-    if test_split is not None:
-        metrics = evaluate_split(model, test_split, out / args.eval_split, progress=not args.quiet)
-        summary.update({"split": args.eval_split, "psnr": round(metrics["psnr"], 3),
-                        "psnr_foreground": None if metrics["psnr_foreground"] is None
-                        else round(metrics["psnr_foreground"], 3), "ssim": round(metrics["ssim"], 4)})
+    metrics = None if test_split is None else \
+        evaluate_split(model, test_split, out / args.eval_split, progress=not args.quiet)
+    summary = {**evaluation_summary(history, metrics, args.eval_split), "gaussians": model.num_gaussians}
     gaussians = model.to_gaussians()
     save_gaussians(out / "scene.ply", gaussians, overwrite=True)
     save_gaussians(out / "scene.splat", gaussians, overwrite=True)
