@@ -129,23 +129,24 @@ def sh_colors(sh: torch.Tensor, sh_degree: int, means: torch.Tensor, viewmats: t
     norm = d.norm(dim=-1, keepdim=True)
     d = d / torch.where(norm > 0, norm, torch.ones_like(norm))
     x, y, z = d[..., 0:1], d[..., 1:2], d[..., 2:3]  # (C, N, 1)
-    s = sh[None]  # (1, N, K, 3)
-    res = SH_C0 * s[:, :, 0]
+    # one unbind (a single gradient tensor in backward) instead of indexing per coefficient
+    s = [c[None] for c in sh[:, :(sh_degree + 1) ** 2].unbind(1)]  # K x (1, N, 3)
+    res = SH_C0 * s[0]
     if sh_degree > 0:
-        res = res - SH_C1 * y * s[:, :, 1] + SH_C1 * z * s[:, :, 2] - SH_C1 * x * s[:, :, 3]
+        res = res - SH_C1 * y * s[1] + SH_C1 * z * s[2] - SH_C1 * x * s[3]
         if sh_degree > 1:
             xx, yy, zz, xy, yz, xz = x * x, y * y, z * z, x * y, y * z, x * z
-            res = (res + SH_C2[0] * xy * s[:, :, 4] + SH_C2[1] * yz * s[:, :, 5]
-                   + SH_C2[2] * (2.0 * zz - xx - yy) * s[:, :, 6]
-                   + SH_C2[3] * xz * s[:, :, 7] + SH_C2[4] * (xx - yy) * s[:, :, 8])
+            res = (res + SH_C2[0] * xy * s[4] + SH_C2[1] * yz * s[5]
+                   + SH_C2[2] * (2.0 * zz - xx - yy) * s[6]
+                   + SH_C2[3] * xz * s[7] + SH_C2[4] * (xx - yy) * s[8])
             if sh_degree > 2:
-                res = (res + SH_C3[0] * y * (3.0 * xx - yy) * s[:, :, 9]
-                       + SH_C3[1] * xy * z * s[:, :, 10]
-                       + SH_C3[2] * y * (4.0 * zz - xx - yy) * s[:, :, 11]
-                       + SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy) * s[:, :, 12]
-                       + SH_C3[4] * x * (4.0 * zz - xx - yy) * s[:, :, 13]
-                       + SH_C3[5] * z * (xx - yy) * s[:, :, 14]
-                       + SH_C3[6] * x * (xx - 3.0 * yy) * s[:, :, 15])
+                res = (res + SH_C3[0] * y * (3.0 * xx - yy) * s[9]
+                       + SH_C3[1] * xy * z * s[10]
+                       + SH_C3[2] * y * (4.0 * zz - xx - yy) * s[11]
+                       + SH_C3[3] * z * (2.0 * zz - 3.0 * xx - 3.0 * yy) * s[12]
+                       + SH_C3[4] * x * (4.0 * zz - xx - yy) * s[13]
+                       + SH_C3[5] * z * (xx - yy) * s[14]
+                       + SH_C3[6] * x * (xx - 3.0 * yy) * s[15])
     return torch.clamp(res + 0.5, min=0.0)
 
 
@@ -168,6 +169,31 @@ class TileLists(NamedTuple):
 def tile_grid(width: int, height: int, tile_size: int = TILE_SIZE) -> tuple[int, int]:
     """``(tiles_x, tiles_y)`` covering a ``width x height`` image."""
     return -(-int(width) // tile_size), -(-int(height) // tile_size)
+
+
+def tile_coverage(means2d: torch.Tensor, radii: torch.Tensor, width: int, height: int,
+                  tile_size: int = TILE_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """How many tiles each Gaussian's box ``m ± r`` overlaps and how many Gaussians each tile
+    holds, without building the lists (O(N): per-box corner updates of a difference grid,
+    then 2D prefix sums): ``tiles_per_gauss (C, N)``, ``tile_counts (C, tiles_y, tiles_x)``
+    int32 — the counts of :func:`tile_intersections`."""
+    C, N = radii.shape
+    tiles_x, tiles_y = tile_grid(width, height, tile_size)
+    with torch.no_grad():
+        m, r = means2d.detach(), radii.to(means2d.dtype)
+        x0 = torch.floor((m[..., 0] - r) / tile_size).clamp(0, tiles_x).long()
+        x1 = torch.ceil((m[..., 0] + r) / tile_size).clamp(0, tiles_x).long()
+        y0 = torch.floor((m[..., 1] - r) / tile_size).clamp(0, tiles_y).long()
+        y1 = torch.ceil((m[..., 1] + r) / tile_size).clamp(0, tiles_y).long()
+        live = (radii > 0) & (x1 > x0) & (y1 > y0)
+        count = torch.where(live, (x1 - x0) * (y1 - y0), torch.zeros_like(x0))
+        grid = torch.zeros(C, tiles_y + 1, tiles_x + 1, dtype=torch.int64, device=radii.device)
+        cam = torch.arange(C, device=radii.device)[:, None].expand(C, N)
+        one = live.long()
+        for ys, xs, sign in ((y0, x0, 1), (y0, x1, -1), (y1, x0, -1), (y1, x1, 1)):
+            grid.index_put_((cam, ys, xs), sign * one, accumulate=True)
+        counts = grid.cumsum(1).cumsum(2)[:, :tiles_y, :tiles_x]
+    return count.to(torch.int32), counts.to(torch.int32)
 
 
 def tile_intersections(means2d: torch.Tensor, radii: torch.Tensor, depths: torch.Tensor, width: int,

@@ -231,7 +231,11 @@ def rasterize(
     else:
         # degree 0 has no view direction: the colour is the same for every camera
         rgb = _torch_impl.sh_colors(colors, sh_degree, means, viewmats).expand(c, n, 3)
-    tiles = _torch_impl.tile_intersections(means2d, radii, depths, width, height)
+    if name == "torch":  # the reference sorts here; compiled backends bin inside their kernels
+        tiles = _torch_impl.tile_intersections(means2d, radii, depths, width, height)
+        tiles_per_gauss, tile_counts = tiles[1], tiles[2]
+    else:
+        tiles_per_gauss, tile_counts = _torch_impl.tile_coverage(means2d, radii, width, height)
 
     feats, bg = rgb, backgrounds
     if render_mode == "RGB+ED":
@@ -252,11 +256,11 @@ def rasterize(
         "depths": depths,
         "conics": conics,
         "colors": rgb,
-        "tiles_per_gauss": tiles[1],
-        "tile_counts": tiles[2],
+        "tiles_per_gauss": tiles_per_gauss,
+        "tile_counts": tile_counts,
         "width": width,
         "height": height,
-        "tile_size": tiles[0].tile_size,
+        "tile_size": _torch_impl.TILE_SIZE,
         "backend": name,
     }
     return render, alphas, meta

@@ -8,9 +8,11 @@
 // per-thread partial gradients are reduced in thread order, so results are deterministic
 // for a given thread count.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "splat_math.h"
@@ -190,48 +192,141 @@ void bin_and_sort(const T* means2d, const T* depths, const int32_t* radii, int C
     int32_t* b = flat_ids + tile_offsets[t];
     int32_t* e = flat_ids + tile_offsets[t + 1];
     const T* dep = depths + (t / (int64_t(tx) * ty)) * N;
-    std::sort(b, e, [dep](int32_t a, int32_t c) {
-      const T da = dep[a], dc = dep[c];
-      return da < dc || (da == dc && a < c);
-    });
+    if constexpr (std::is_same<T, float>::value) {
+      // float32: sort 64-bit keys (order-preserving depth bits << 32 | index), the same
+      // order as the comparison below (depths in a list are never NaN; -0 == +0)
+      std::vector<uint64_t> keys(size_t(e - b));
+      for (int64_t k = 0; k < e - b; ++k) {
+        float d = dep[b[k]];
+        if (d == 0.0f) d = 0.0f;
+        uint32_t u;
+        std::memcpy(&u, &d, sizeof(u));
+        u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+        keys[k] = (uint64_t(u) << 32) | uint32_t(b[k]);
+      }
+      std::sort(keys.begin(), keys.end());
+      for (int64_t k = 0; k < e - b; ++k) b[k] = int32_t(uint32_t(keys[k]));
+    } else {
+      std::sort(b, e, [dep](int32_t a, int32_t c) {
+        const T da = dep[a], dc = dep[c];
+        return da < dc || (da == dc && a < c);
+      });
+    }
   });
 }
 
 // ------------------------------------------------------------------ rasterization
+// Per tile, the Gaussians of its list are first gathered (in list order) into contiguous
+// local buffers, with each one's exp-skip bound (splat::alpha_skip_sigma); the per-pixel
+// loops then read only these.  Same arithmetic as splat::pixel_forward / pixel_backward.
+template <typename T> struct TileCache {
+  std::vector<T> m, cn, op, thr, col;  // 2, 3, 1, 1, D per list entry
+  void gather(const int32_t* ids, int count, const T* means2d, const T* conics,
+              const T* colors, const T* opacities, int64_t cam_base, int D) {
+    m.resize(size_t(2) * count);
+    cn.resize(size_t(3) * count);
+    op.resize(count);
+    thr.resize(count);
+    col.resize(size_t(D) * count + 1);
+    for (int p = 0; p < count; ++p) {
+      const int gn = ids[p];
+      const int64_t g = cam_base + gn;
+      m[2 * p] = means2d[2 * g];
+      m[2 * p + 1] = means2d[2 * g + 1];
+      for (int k = 0; k < 3; ++k) cn[3 * p + k] = conics[3 * g + k];
+      op[p] = opacities[gn];
+      thr[p] = splat::alpha_skip_sigma<T>(op[p]);
+      for (int k = 0; k < D; ++k) col[size_t(p) * D + k] = colors[g * D + k];
+    }
+  }
+};
+
+// Tiles ordered by decreasing list length (ties: lower tile first).
+inline std::vector<int64_t> tiles_by_cost(const int32_t* tile_offsets, int64_t n_tiles) {
+  std::vector<int64_t> order(n_tiles);
+  for (int64_t t = 0; t < n_tiles; ++t) order[t] = t;
+  std::stable_sort(order.begin(), order.end(), [tile_offsets](int64_t a, int64_t b) {
+    return tile_offsets[a + 1] - tile_offsets[a] > tile_offsets[b + 1] - tile_offsets[b];
+  });
+  return order;
+}
+
 template <typename T>
 void rasterize_fwd(const T* means2d, const T* conics, const T* colors, const T* opacities,
                    const T* backgrounds, int C, int N, int D, int W, int H,
                    const int32_t* tile_offsets, const int32_t* flat_ids, T* render,
                    T* alphas, T* T_final, int32_t* last_ids, int n_threads) {
   const int tx = (W + TILE - 1) / TILE, ty = (H + TILE - 1) / TILE;
-  parallel_for(int64_t(C) * tx * ty, n_threads, [&](int64_t tile, int) {
-    const int c = int(tile / (tx * ty));
-    const int tr = int(tile % (tx * ty));
-    const int tyi = tr / tx, txi = tr % tx;
-    const int32_t* ids = flat_ids + tile_offsets[tile];
-    const int count = tile_offsets[tile + 1] - tile_offsets[tile];
-    const T* bg = backgrounds ? backgrounds + int64_t(c) * D : nullptr;
-    for (int j = tyi * TILE; j < std::min(H, (tyi + 1) * TILE); ++j)
-      for (int i = txi * TILE; i < std::min(W, (txi + 1) * TILE); ++i) {
-        const int64_t pix = (int64_t(c) * H + j) * W + i;
-        T* out = render + pix * D;
-        T Tf = T(1);
-        int last = 0;
-        for (int ch0 = 0; ch0 < D || (D == 0 && ch0 == 0); ch0 += splat::CH_CHUNK) {
-          const int nch = std::min(splat::CH_CHUNK, D - ch0);
-          splat::pixel_forward<T>(ids, count, means2d, conics, colors, opacities, int64_t(c) * N, D, ch0,
-                                  nch, bg, T(i) + T(0.5), T(j) + T(0.5), out + ch0, Tf,
-                                  last);
-          if (D == 0) break;
+  const int64_t n_tiles = int64_t(C) * tx * ty;
+  const int nt = clamp_threads(n_threads, n_tiles);
+  // every pixel is written by exactly one tile, so any tile order gives the same result:
+  // threads take the longest remaining tile from a shared counter
+  const std::vector<int64_t> order = tiles_by_cost(tile_offsets, n_tiles);
+  std::atomic<int64_t> next(0);
+  std::vector<TileCache<T>> caches(nt);
+  parallel_for(nt, nt, [&](int64_t th, int) {
+    TileCache<T>& tc = caches[th];
+    for (;;) {
+      const int64_t k = next.fetch_add(1);
+      if (k >= n_tiles) break;
+      const int64_t tile = order[k];
+      const int c = int(tile / (tx * ty));
+      const int tr = int(tile % (tx * ty));
+      const int tyi = tr / tx, txi = tr % tx;
+      const int32_t* ids = flat_ids + tile_offsets[tile];
+      const int count = tile_offsets[tile + 1] - tile_offsets[tile];
+      const T* bg = backgrounds ? backgrounds + int64_t(c) * D : nullptr;
+      tc.gather(ids, count, means2d, conics, colors, opacities, int64_t(c) * N, D);
+      const T* lm = tc.m.data();
+      const T* lc = tc.cn.data();
+      const T* lo = tc.op.data();
+      const T* lt = tc.thr.data();
+      const T* lcol = tc.col.data();
+      for (int j = tyi * TILE; j < std::min(H, (tyi + 1) * TILE); ++j)
+        for (int i = txi * TILE; i < std::min(W, (txi + 1) * TILE); ++i) {
+          const int64_t pix = (int64_t(c) * H + j) * W + i;
+          T* out = render + pix * D;
+          const T px = T(i) + T(0.5), py = T(j) + T(0.5);
+          T Tf = T(1);
+          int last = 0;
+          for (int ch0 = 0; ch0 < D || (D == 0 && ch0 == 0); ch0 += splat::CH_CHUNK) {
+            const int nch = std::min(splat::CH_CHUNK, D - ch0);
+            T acc[splat::CH_CHUNK];
+            for (int k2 = 0; k2 < splat::CH_CHUNK; ++k2) acc[k2] = T(0);
+            T Tr = T(1);
+            int pos = 0;
+            for (; pos < count; ++pos) {
+              T dx, dy, sigma, ex;
+              bool clamped;
+              const T alpha = splat::splat_alpha_thr<T>(lm[2 * pos], lm[2 * pos + 1],
+                                                        lc + 3 * pos, lo[pos], lt[pos], px,
+                                                        py, dx, dy, sigma, ex, clamped);
+              if (alpha == T(0)) continue;
+              const T next_T = Tr * (T(1) - alpha);
+              if (next_T < T(1e-4)) break;
+              const T w = alpha * Tr;
+              const T* cl = lcol + size_t(pos) * D + ch0;
+              for (int k2 = 0; k2 < nch; ++k2) acc[k2] += w * cl[k2];
+              Tr = next_T;
+            }
+            for (int k2 = 0; k2 < nch; ++k2)
+              out[ch0 + k2] = acc[k2] + (bg ? Tr * bg[ch0 + k2] : T(0));
+            Tf = Tr;
+            last = pos;
+            if (D == 0) break;
+          }
+          alphas[pix] = T(1) - Tf;
+          T_final[pix] = Tf;
+          last_ids[pix] = last;
         }
-        alphas[pix] = T(1) - Tf;
-        T_final[pix] = Tf;
-        last_ids[pix] = last;
-      }
+    }
   });
 }
 
 // Writes v_means2d (C*N,2), v_conics (C*N,3), v_colors (C*N,D), v_opacities (N).
+// Tiles are assigned to threads deterministically (longest first, each to the thread
+// with the least work so far); per tile the gradients are summed over its pixels in local
+// buffers (one slot per list entry) and added once to the thread's buffers.
 template <typename T>
 void rasterize_bwd(const T* means2d, const T* conics, const T* colors, const T* opacities,
                    const T* backgrounds, int C, int N, int D, int W, int H,
@@ -246,30 +341,105 @@ void rasterize_bwd(const T* means2d, const T* conics, const T* colors, const T* 
   // double for both dtypes (sums over many pixels of large, cancelling terms)
   const int64_t per = CN * (5 + D) + N;
   std::vector<double> buf(size_t(nt) * per, 0.0);
-  parallel_for(n_tiles, nt, [&](int64_t tile, int t) {
+  // deterministic longest-first assignment of tiles to threads
+  std::vector<std::vector<int64_t>> assign(nt);
+  {
+    const std::vector<int64_t> order = tiles_by_cost(tile_offsets, n_tiles);
+    std::vector<int64_t> load(nt, 0);
+    for (int64_t tile : order) {
+      int best = 0;
+      for (int t = 1; t < nt; ++t)
+        if (load[t] < load[best]) best = t;
+      load[best] += int64_t(tile_offsets[tile + 1] - tile_offsets[tile]) + 1;
+      assign[best].push_back(tile);
+    }
+  }
+  const int LG = 6 + D;  // local gradient slots per list entry: m 2, conic 3, opacity 1, colour D
+  parallel_for(nt, nt, [&](int64_t th, int) {
+    const int t = int(th);
     double* b = buf.data() + size_t(t) * per;
     double* g_m = b;
     double* g_c = b + 2 * CN;
     double* g_col = b + 5 * CN;
     double* g_o = b + (5 + D) * CN;
-    const int c = int(tile / (tx * ty));
-    const int tr = int(tile % (tx * ty));
-    const int tyi = tr / tx, txi = tr % tx;
-    const int32_t* ids = flat_ids + tile_offsets[tile];
-    const T* bg = backgrounds ? backgrounds + int64_t(c) * D : nullptr;
-    for (int j = tyi * TILE; j < std::min(H, (tyi + 1) * TILE); ++j)
-      for (int i = txi * TILE; i < std::min(W, (txi + 1) * TILE); ++i) {
-        const int64_t pix = (int64_t(c) * H + j) * W + i;
-        const T* vo = v_render + pix * D;
-        for (int ch0 = 0; ch0 < D || (D == 0 && ch0 == 0); ch0 += splat::CH_CHUNK) {
-          const int nch = std::min(splat::CH_CHUNK, D - ch0);
-          splat::pixel_backward<T, splat::PlainAdd, double>(
-              ids, last_ids[pix], means2d, conics, colors, opacities, int64_t(c) * N, D, ch0,
-              std::max(nch, 0), bg, T(i) + T(0.5), T(j) + T(0.5), T_final[pix], vo + ch0,
-              ch0 == 0 ? v_alphas[pix] : T(0), g_m, g_c, g_col, g_o);
-          if (D == 0) break;
+    TileCache<T> tc;
+    std::vector<double> lg;
+    for (int64_t tile : assign[t]) {
+      const int c = int(tile / (tx * ty));
+      const int tr = int(tile % (tx * ty));
+      const int tyi = tr / tx, txi = tr % tx;
+      const int32_t* ids = flat_ids + tile_offsets[tile];
+      const int count = tile_offsets[tile + 1] - tile_offsets[tile];
+      if (count == 0) continue;
+      const int64_t cb = int64_t(c) * N;
+      const T* bg = backgrounds ? backgrounds + int64_t(c) * D : nullptr;
+      tc.gather(ids, count, means2d, conics, colors, opacities, cb, D);
+      lg.assign(size_t(count) * LG, 0.0);
+      const T* lm = tc.m.data();
+      const T* lc = tc.cn.data();
+      const T* lo = tc.op.data();
+      const T* lt = tc.thr.data();
+      const T* lcol = tc.col.data();
+      for (int j = tyi * TILE; j < std::min(H, (tyi + 1) * TILE); ++j)
+        for (int i = txi * TILE; i < std::min(W, (txi + 1) * TILE); ++i) {
+          const int64_t pix = (int64_t(c) * H + j) * W + i;
+          const T* vo_pix = v_render + pix * D;
+          const T px = T(i) + T(0.5), py = T(j) + T(0.5);
+          const T T_fin = T_final[pix];
+          const int last = last_ids[pix];
+          for (int ch0 = 0; ch0 < D || (D == 0 && ch0 == 0); ch0 += splat::CH_CHUNK) {
+            const int nch = std::max(std::min(splat::CH_CHUNK, D - ch0), 0);
+            const T* v_out = vo_pix + ch0;
+            const T v_alpha = ch0 == 0 ? v_alphas[pix] : T(0);
+            T S[splat::CH_CHUNK];
+            for (int k = 0; k < splat::CH_CHUNK; ++k) S[k] = T(0);
+            for (int k = 0; k < nch; ++k) S[k] = bg ? bg[ch0 + k] : T(0);
+            T Tr = T_fin;
+            for (int pos = last - 1; pos >= 0; --pos) {
+              T dx, dy, sigma, ex;
+              bool clamped;
+              const T o = lo[pos];
+              const T* cn = lc + 3 * pos;
+              const T alpha = splat::splat_alpha_thr<T>(lm[2 * pos], lm[2 * pos + 1], cn, o,
+                                                        lt[pos], px, py, dx, dy, sigma, ex,
+                                                        clamped);
+              if (alpha == T(0)) continue;
+              double* L = lg.data() + size_t(pos) * LG;
+              const T om = T(1) - alpha;
+              const T Tk = Tr / om;
+              const T* col = lcol + size_t(pos) * D + ch0;
+              T v_a = T(0);
+              for (int k = 0; k < nch; ++k) {
+                L[6 + ch0 + k] += double(alpha * Tk * v_out[k]);
+                v_a += v_out[k] * (col[k] - S[k]);
+              }
+              v_a *= Tk;
+              v_a += v_alpha * T_fin / om;
+              for (int k = 0; k < nch; ++k) S[k] = alpha * col[k] + om * S[k];
+              Tr = Tk;
+              if (clamped) continue;
+              L[5] += double(v_a * ex);
+              const T v_sigma = -v_a * alpha;
+              L[2] += double(T(0.5) * v_sigma * dx * dx);
+              L[3] += double(v_sigma * dx * dy);
+              L[4] += double(T(0.5) * v_sigma * dy * dy);
+              L[0] += double(v_sigma * (cn[0] * dx + cn[1] * dy));
+              L[1] += double(v_sigma * (cn[2] * dy + cn[1] * dx));
+            }
+            if (D == 0) break;
+          }
         }
+      for (int p = 0; p < count; ++p) {
+        const double* L = lg.data() + size_t(p) * LG;
+        const int gn = ids[p];
+        const int64_t g = cb + gn;
+        g_m[2 * g] += L[0];
+        g_m[2 * g + 1] += L[1];
+        for (int k = 0; k < 3; ++k) g_c[3 * g + k] += L[2 + k];
+        g_o[gn] += L[5];
+        for (int k = 0; k < D; ++k) g_col[g * D + k] += L[6 + k];
       }
+    }
   });
   // reduce the per-thread buffers in thread order (parallel over element blocks)
   const int64_t block = 1 << 16;

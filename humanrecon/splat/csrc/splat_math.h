@@ -374,6 +374,32 @@ SPLAT_HD T splat_alpha(T mx, T my, const T* conic, T opacity, T px, T py, T& dx,
   return alpha;
 }
 
+// Conservative skip bound for splat_alpha: with sigma > alpha_skip_sigma(o) the splat's
+// alpha o exp(-sigma) is certainly below 1/255 (the bound is log(255 o) plus a margin far
+// above float rounding), so the exp can be skipped; at or below it splat_alpha decides
+// exactly as before.  o = 0 gives -inf (always skip: alpha = 0); o < 0 or NaN gives NaN
+// (never skip: the exact test runs).
+template <typename T> SPLAT_HD T alpha_skip_sigma(T opacity) {
+  return T(log(255.0 * double(opacity)) + 1e-3);
+}
+
+// splat_alpha with the precomputed bound thr = alpha_skip_sigma(opacity): identical
+// results, but no exp for splats that cannot reach 1/255.
+template <typename T>
+SPLAT_HD T splat_alpha_thr(T mx, T my, const T* conic, T opacity, T thr, T px, T py, T& dx,
+                           T& dy, T& sigma, T& ex, bool& clamped) {
+  dx = mx - px;
+  dy = my - py;
+  sigma = T(0.5) * (conic[0] * dx * dx + conic[2] * dy * dy) + conic[1] * dx * dy;
+  if (sigma < T(0) || sigma > thr) return T(0);
+  ex = s_exp(-sigma);
+  T alpha = opacity * ex;
+  clamped = false;
+  if (alpha > T(0.99)) { alpha = T(0.99); clamped = true; }
+  if (alpha < T(1.0 / 255.0)) return T(0);
+  return alpha;
+}
+
 // Forward compositing of one pixel over its tile's depth-sorted list `ids[0..count)` of
 // Gaussian indices (0..N-1) of camera c; cam_base = c * N indexes the per-camera arrays.
 // Channels [ch0, ch0 + nch) with nch <= CH_CHUNK.  Writes out[nch] (background added),
