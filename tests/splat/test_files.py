@@ -24,7 +24,7 @@ from humanrecon.splat.files import (
     write_splat,
 )
 
-PLANT = Path(__file__).resolve().parents[3] / "shared" / "data" / "splats" / "plant.splat"
+from tests.splat import PLANT  # noqa: E402
 
 
 def _names(k: int) -> list[str]:

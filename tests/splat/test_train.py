@@ -21,7 +21,7 @@ from humanrecon.splat.model import SplatModel
 from humanrecon.splat.strategy_config import DensityConfig
 from humanrecon.splat.train import train_splats
 
-PLANT = Path(__file__).resolve().parents[3] / "shared" / "data" / "splats" / "plant.splat"
+from tests.splat import PLANT  # noqa: E402
 
 
 @pytest.fixture(scope="module")
