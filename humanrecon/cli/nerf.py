@@ -24,9 +24,9 @@ def _load_model(run_dir: str, device: str):
 
 
 def _dataset(root: str, split: str, downscale: int):
-    from humanrecon.datasets import read_blender
+    from humanrecon.datasets import read_views
 
-    return read_blender(root, split, downscale=downscale)
+    return read_views(root, split, downscale=downscale)
 
 
 def train(args: argparse.Namespace) -> None:
@@ -120,8 +120,9 @@ def add_parser(sub) -> None:
     nerf = sub.add_parser("nerf", help="neural radiance fields: train, render, mesh")
     actions = nerf.add_subparsers(dest="nerf_command", metavar="ACTION")
     actions.required = True
-    p = actions.add_parser("train", help="train a hash-grid NeRF on a Blender-format dataset")
-    p.add_argument("dataset", help="folder with transforms_{train,val,test}.json")
+    p = actions.add_parser("train", help="train a hash-grid NeRF on a Blender-format dataset or a COLMAP capture")
+    p.add_argument("dataset", help="folder with transforms_{train,val,test}.json, or a COLMAP capture (sparse/0 + "
+                   "images/; every 8th image is the test split)")
     p.add_argument("--out", required=True, help="run folder: model.pt, metrics.json, test renders")
     p.add_argument("--steps", type=int, default=NerfConfig.steps)
     p.add_argument("--max-seconds", type=float, default=NerfConfig.max_seconds,

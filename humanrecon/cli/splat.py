@@ -11,7 +11,7 @@ from pathlib import Path
 from humanrecon.cli._common import (add_device, add_overwrite, add_quiet, check_outputs, check_resume,
                                     evaluation_summary, positive, select_device)
 from humanrecon.errors import InputError
-from humanrecon.splat.config import CHECKPOINT, SplatConfig
+from humanrecon.splat.config import CHECKPOINT, INIT_KEYWORDS, SplatConfig
 
 #: defaults of ``splat render``
 ORBIT_VIEWS, ORBIT_FPS, ORBIT_SIZE = 36, 12.0, 256
@@ -20,7 +20,7 @@ BACKENDS = ("auto", "torch", "cpu", "cuda")
 
 def train(args: argparse.Namespace) -> None:
     """Train on DATASET's train split, evaluate on its test split, write the scene files."""
-    from humanrecon.datasets import read_blender
+    from humanrecon.datasets import read_views
     from humanrecon.io.files import write_json
     from humanrecon.render.novel_views import evaluate_split
     from humanrecon.splat.files import save_gaussians
@@ -29,16 +29,17 @@ def train(args: argparse.Namespace) -> None:
     out = Path(args.out)
     checkpoint = out / CHECKPOINT
     check_resume(args.resume, args.overwrite, checkpoint)
-    if args.init != "random" and not Path(args.init).is_file():
-        raise InputError(f"--init {args.init}: no such file (give 'random', a point cloud, a mesh or a splat file)")
+    if args.init not in INIT_KEYWORDS and not Path(args.init).is_file():
+        raise InputError(f"--init {args.init}: no such file (give {', '.join(INIT_KEYWORDS)}, a point cloud, a mesh "
+                         "or a splat file)")
     if args.init_points < 1 or args.steps < 1 or not 0 <= args.sh_degree <= 3:
         raise InputError("--init-points and --steps must be >= 1 and --sh-degree in 0..3")
     device = select_device(args.device)
     config = SplatConfig(steps=args.steps, max_seconds=args.max_seconds, init=args.init, init_points=args.init_points,
                          sh_degree=args.sh_degree, backend=args.backend, device=device, seed=args.seed,
                          progress=not args.quiet)
-    train_split = read_blender(args.dataset, "train", downscale=args.downscale)
-    test_split = None if args.no_eval else read_blender(args.dataset, args.eval_split, downscale=args.downscale)
+    train_split = read_views(args.dataset, "train", downscale=args.downscale)
+    test_split = None if args.no_eval else read_views(args.dataset, args.eval_split, downscale=args.downscale)
     renders = [] if test_split is None else [out / args.eval_split / f"{Path(n).stem}.png" for n in test_split.names]
     files = [out / "scene.ply", out / "scene.splat", out / "metrics.json"]
     check_outputs(([] if args.resume else [checkpoint]) + files + renders, args.overwrite or args.resume)
@@ -91,13 +92,15 @@ def add_parser(sub) -> None:
     splat = sub.add_parser("splat", help="3D Gaussian splatting: train, render")
     actions = splat.add_subparsers(dest="splat_command", metavar="ACTION")
     actions.required = True
-    p = actions.add_parser("train", help="train Gaussians on a Blender-format dataset")
-    p.add_argument("dataset", help="folder with transforms_{train,val,test}.json")
+    p = actions.add_parser("train", help="train Gaussians on a Blender-format dataset or a COLMAP capture")
+    p.add_argument("dataset", help="folder with transforms_{train,val,test}.json, or a COLMAP capture (sparse/0 + "
+                   "images/; every 8th image is the test split)")
     p.add_argument("--out", required=True, help="run folder: splat.pt, scene.ply, scene.splat, metrics.json, renders")
     p.add_argument("--steps", type=int, default=SplatConfig.steps)
     p.add_argument("--max-seconds", type=float, default=SplatConfig.max_seconds, help="wall-time budget")
     p.add_argument("--init", default=SplatConfig.init,
-                   help="'random' (points in the scene box), a point cloud, a mesh (surface samples) or a splat file")
+                   help="'auto' (the dataset's sparse points when it has them, else 'random'), 'random' (points in "
+                        "the scene box), 'sparse', a point cloud, a mesh (surface samples) or a splat file")
     p.add_argument("--init-points", type=int, default=SplatConfig.init_points)
     p.add_argument("--sh-degree", type=int, default=SplatConfig.sh_degree)
     p.add_argument("--backend", default=SplatConfig.backend, choices=BACKENDS)

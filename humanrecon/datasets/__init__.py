@@ -6,6 +6,8 @@
 * :mod:`.colmap`: COLMAP sparse models (``cameras/images/points3D`` ``.txt`` or ``.bin``):
   ``read_colmap`` -> ``ColmapScene`` (a :class:`Camera` batch, names, sizes, sparse points and
   colours), ``write_colmap_text``, ``write_colmap_binary``.
+* :mod:`.views`: ``read_views`` reads either layout for the training commands
+  (``read_colmap_views``: a COLMAP capture's images, every 8th held out for testing).
 * :mod:`.synthetic`: synthetic views of a mesh: ``sphere_cameras``, ``body_part_colors``,
   ``render_rgba``, and whole datasets: ``make_views`` (``tools/make_views.py``),
   ``default_body`` (the open body coloured by part).
@@ -27,6 +29,7 @@ from humanrecon.datasets.colmap import (
     write_colmap_binary,
     write_colmap_text,
 )
+from humanrecon.datasets.views import holdout_indices, is_colmap, read_colmap_views, read_views
 from humanrecon.datasets.synthetic import (
     bounding_sphere,
     body_part_colors,
@@ -44,5 +47,5 @@ __all__ = [
     "BlenderSplit", "ColmapCamera", "ColmapScene", "body_part_colors", "bounding_sphere", "downscale_rgba",
     "default_body", "fit_distance", "make_views", "mesh_from_file", "output_paths", "part_palette", "read_blender", "read_colmap", "render_rgba", "scale_cameras",
     "sphere_cameras", "sphere_directions", "transforms_path", "write_blender",
-    "write_colmap_binary", "write_colmap_text",
+    "write_colmap_binary", "write_colmap_text", "holdout_indices", "is_colmap", "read_colmap_views", "read_views",
 ]

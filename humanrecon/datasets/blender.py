@@ -56,6 +56,10 @@ class BlenderSplit:
         names: the ``N`` image files read (absolute or relative to the working directory).
         root: the dataset folder.
         split: ``"train"``, ``"val"``, ``"test"``, ...
+        bounds: ``(2, 3)`` scene box ``[min, max]`` (world units) when the dataset gives one
+            (None: :func:`humanrecon.geometry.scene.dataset_bounds` derives it from the cameras).
+        points: ``(P, 3)`` sparse world points of a structure-from-motion model (COLMAP), or None.
+        point_colors: ``(P, 3)`` their RGB in ``[0, 1]``, or None.
     """
 
     images: torch.Tensor
@@ -64,6 +68,9 @@ class BlenderSplit:
     names: list[str]
     root: Path
     split: str
+    bounds: torch.Tensor | None = None
+    points: torch.Tensor | None = None
+    point_colors: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -9,6 +9,8 @@ from humanrecon.splat.strategy_config import DensityConfig
 
 #: the checkpoint file a training run writes into its output folder
 CHECKPOINT = "splat.pt"
+#: initialisations named by a word rather than a file (``SplatConfig.init``)
+INIT_KEYWORDS = ("auto", "random", "sparse")
 #: density control for the short CPU runs this trainer is used for (minutes, hundreds to a
 #: few thousand steps): refine from step 100 every 50 steps at a 3x lower gradient
 #: threshold than the paper's 30,000-step schedule (``DensityConfig()``), which would not
@@ -23,7 +25,10 @@ class SplatConfig:
 
     Attributes:
         steps, max_seconds: budget (steps; optional wall-time seconds).
-        init: ``"random"`` (points uniform in the scene box), or a path: a point cloud
+        init: ``"auto"`` (the dataset's sparse structure-from-motion points with their
+            colours when it has them, as 3DGS starts from COLMAP's, else ``"random"``),
+            ``"random"`` (``init_points`` uniform in the scene box), ``"sparse"`` (the
+            sparse points; an error without them), or a path: a point cloud
             (``.ply``/``.xyz``/...), a mesh (surface samples) or a splat file.
         init_points: how many Gaussians a random or mesh initialisation makes.
         sh_degree: final SH degree; raised by one every ``sh_increase_every`` steps.
@@ -39,7 +44,7 @@ class SplatConfig:
 
     steps: int = 7_000
     max_seconds: float | None = None
-    init: str = "random"
+    init: str = "auto"
     init_points: int = 5_000
     sh_degree: int = 3
     sh_increase_every: int = 1_000

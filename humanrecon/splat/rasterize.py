@@ -11,6 +11,7 @@ every backend.
 from __future__ import annotations
 
 import math
+import os
 import operator
 import warnings
 
@@ -127,6 +128,29 @@ def _sh_degree(colors: torch.Tensor, sh_degree) -> int | None:
     return sh_degree
 
 
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that can still be allocated on ``device`` (free GPU memory; the machine's
+    available RAM on CPU), or None when unknown."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return None
+
+
+def _check_output_memory(c: int, width: int, height: int, channels: int, dtype: torch.dtype,
+                         device: torch.device) -> None:
+    """One clear error, before any allocation, when the output images alone (``C·H·W·channels``
+    values; the intermediates need more) do not fit into the memory ``device`` has free."""
+    need = c * width * height * channels * torch.finfo(dtype).bits // 8
+    have = available_memory(device)
+    if have is not None and need > have:
+        raise InputError(f"rendering {c} image(s) of {width}x{height} needs {need / 2**30:.1f} GiB for the output "
+                         f"alone, more than the {have / 2**30:.1f} GiB free on {device.type}: render fewer "
+                         "cameras at a time or smaller images")
+
+
 # --------------------------------------------------------------------------- entry point
 def rasterize(
     means: torch.Tensor,
@@ -175,7 +199,8 @@ def rasterize(
     Raises:
         InputError: wrong shapes, dtypes, devices, non-finite values, scales <= 0,
             zero-length quaternions, opacities outside [0, 1], sizes < 1, an unknown
-            ``render_mode`` / ``backend``, too few SH coefficients for ``sh_degree``.
+            ``render_mode`` / ``backend``, too few SH coefficients for ``sh_degree``,
+            images whose output would not fit into the device's free memory.
     """
     if render_mode not in RENDER_MODES:
         raise InputError(f"render_mode must be one of {RENDER_MODES}, got {render_mode!r}")
@@ -212,6 +237,7 @@ def rasterize(
     near_plane, far_plane = float(near_plane), float(far_plane)
     if not (math.isfinite(near_plane) and near_plane < far_plane):
         raise InputError(f"need a finite near_plane < far_plane, got {near_plane}, {far_plane}")
+    _check_output_memory(c, width, height, 5 if render_mode == "RGB+ED" else 4, dtype, device)
 
     name = resolve_backend(backend, device)
     if name == "torch":

@@ -23,9 +23,18 @@ from humanrecon.training import Budget, TrainingHistory, TrainingHook, exponenti
 
 
 def initial_model(split, config: SplatConfig, generator: torch.Generator) -> SplatModel:
-    """The starting Gaussians: ``config.init`` = ``"random"`` (uniform in the dataset box),
-    a mesh (surface samples), a point cloud, or a splat file."""
-    if config.init == "random":
+    """The starting Gaussians (:attr:`SplatConfig.init`): ``"auto"``, ``"random"``,
+    ``"sparse"``, or a mesh (surface samples), a point cloud or a splat file."""
+    points = getattr(split, "points", None)
+    has_points = points is not None and len(points) > 0
+    if config.init == "sparse" and not has_points:
+        raise InputError(f"--init sparse: the dataset in '{split.root}' has no sparse points (only COLMAP "
+                         "captures do); use 'random' or a point file")
+    if config.init in ("auto", "sparse") and has_points:
+        colors = getattr(split, "point_colors", None)
+        return SplatModel.from_points(points.float(), None if colors is None else colors.float(),
+                                      sh_degree=config.sh_degree)
+    if config.init in ("auto", "random"):
         box = dataset_bounds(split)
         points = box[0] + (box[1] - box[0]) * torch.rand(config.init_points, 3, generator=generator)
         return SplatModel.from_points(points, sh_degree=config.sh_degree)
@@ -39,19 +48,18 @@ def initial_model(split, config: SplatConfig, generator: torch.Generator) -> Spl
         from humanrecon.io.meshes import load_mesh
 
         try:
-            vertices, faces = load_mesh(path)
-        except InputError:
-            vertices, faces = None, None
-        if faces is not None and len(faces):
+            mesh = load_mesh(path)
+        except InputError:  # a .ply without faces: a point cloud
+            mesh = None
+        if mesh is not None and len(mesh.faces):
             import trimesh
 
-            points, _ = trimesh.sample.sample_surface(trimesh.Trimesh(vertices, faces, process=False),
-                                                      config.init_points, seed=config.seed)
+            points, _ = trimesh.sample.sample_surface(mesh, config.init_points, seed=config.seed)
             return SplatModel.from_points(torch.as_tensor(points, dtype=torch.float32), sh_degree=config.sh_degree)
     from humanrecon.io.points import read_point_cloud
 
-    return SplatModel.from_points(torch.as_tensor(read_point_cloud(path), dtype=torch.float32)[:, :3],
-                                  sh_degree=config.sh_degree)
+    points, _ = read_point_cloud(path)
+    return SplatModel.from_points(torch.as_tensor(points, dtype=torch.float32), sh_degree=config.sh_degree)
 
 
 def _is_splat_ply(path: Path) -> bool:

@@ -137,6 +137,7 @@ def _bad(**changes):
     (dict(backgrounds=torch.zeros(2, 4)), "backgrounds must have shape"),
     (dict(near_plane=1.0, far_plane=0.5), "near_plane < far_plane"),
     (dict(means=[[0.0, 0.0, 0.0]] * 6), "means must be a torch.Tensor"),
+    (dict(width=10**6, height=10**6), r"needs \d+\.\d GiB for the output alone, more than"),
 ])
 def test_bad_inputs_raise_one_clear_input_error(changes, match):
     with pytest.raises(InputError, match=match):

@@ -82,6 +82,45 @@ def test_cli_train_writes_scene_files_and_metrics(views, tmp_path):
     assert again.returncode == 2 and "exists" in again.stderr  # nothing overwritten
 
 
+def test_cli_trains_on_a_colmap_capture_from_its_sparse_points(views, tmp_path):
+    from tests.datasets.test_views import write_capture
+
+    points = torch.rand(123, 3, generator=torch.Generator().manual_seed(1)) - 0.5
+    capture = write_capture(views, tmp_path / "capture", points)
+    out = tmp_path / "run"
+    done = _cli("splat", "train", capture, "--out", out, "--steps", 5, "--backend", "torch", "--quiet")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["gaussians"] == 123 and np.isfinite(metrics["psnr"])  # before the first densification
+    assert sorted(p.name for p in (out / "test").iterdir()) == ["img_000.png", "img_008.png"]
+    gaussians = load_gaussians(out / "scene.ply")
+    assert torch.allclose(torch.as_tensor(gaussians.means), points, atol=0.05)  # 5 steps moved them little
+
+
+def test_mesh_and_point_file_initialisations(views, tmp_path):
+    import trimesh
+
+    from humanrecon.io.meshes import save_mesh
+    from humanrecon.splat.train import initial_model
+
+    box = trimesh.creation.box(extents=(0.4, 0.6, 0.8))
+    save_mesh(tmp_path / "box.obj", box.vertices, box.faces)
+    split, gen = read_blender(views, "train"), torch.Generator().manual_seed(0)
+    model = initial_model(split, _config(init=str(tmp_path / "box.obj"), init_points=500), gen)
+    means = model.params["means"].detach()
+    assert means.shape == (500, 3)
+    on_face = ((means.abs() - torch.tensor([0.2, 0.3, 0.4])).abs() < 1e-5).any(dim=1)  # on the box's surface
+    assert on_face.all()
+    np.savetxt(tmp_path / "cloud.xyz", means[:77].numpy())
+    cloud = initial_model(split, _config(init=str(tmp_path / "cloud.xyz")), gen)
+    torch.testing.assert_close(cloud.params["means"].detach(), means[:77], atol=1e-6, rtol=0)
+
+
+def test_sparse_init_needs_sparse_points(views, tmp_path):
+    with pytest.raises(InputError, match="no sparse points"):
+        train_splats(read_blender(views, "train"), tmp_path, _config(init="sparse"))
+
+
 @pytest.mark.skipif(not PLANT.is_file(), reason="the shared plant.splat is not on this machine")
 def test_cli_renders_the_captured_plant(tmp_path):
     done = _cli("splat", "render", PLANT, "--out", tmp_path, "--orbit", 2, "--size", 48, "--quiet")
