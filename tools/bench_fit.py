@@ -1,4 +1,5 @@
-"""Accuracy and speed of SMPLify on synthetic subjects with known ground truth.
+"""Accuracy and speed of the fitters (SMPLify, LGD, LGD + SMPLify) on synthetic subjects
+with known ground truth.
 
 Each row: N subjects (default 100), betas ~ N(0, 1) clipped to ±2, any yaw, ±10° body
 lean, camera 2-8 m away, f = 1000 px, 1000x1000 image, BODY_25 keypoints projected,
@@ -20,13 +21,16 @@ camera pitched ±15° and rolled ±5° from the rotation the fitter assumes, 2 %
 pairs swapped left/right, 5 % of keypoints gross outliers with full confidence;
 ``--focal-error 0.1`` also tells the fitter a focal length off by up to ±10 %.
 
-One JSON line per (family, σ): PA-MPJPE on the 24 SMPL joints and on the 14 LSP joints
+One JSON line per (method, family, σ) (``--methods smplify,lgd,lgd+smplify``: every method
+on the very same subjects, then an ``lgd_vs_smplify`` line with the differences in
+PA-MPJPE and the speed-ups over SMPLify measured in the same run): PA-MPJPE on the 24 SMPL joints and on the 14 LSP joints
 (SMPL skeleton joints of those names), pelvis-aligned MPJPE, per-vertex error after
 Procrustes (mm), the share of subjects with PA-MPJPE over 100 mm, mean reprojection
 error against the (faulty) keypoints (px), seconds per subject in the batched run,
 seconds per image at batch 1, optimiser iterations.
 
     python tools/bench_fit.py [--n 100] [--families prior,library] [--sigmas 0,2,5]
+                              [--methods smplify,lgd,lgd+smplify]
                               [--faults auto|none|detector] [--focal-error 0] [--latency 5]
 """
 
@@ -44,6 +48,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from humanrecon.body import BodyModel  # noqa: E402
+from humanrecon.fitting.lgd import make_fitter  # noqa: E402
 from humanrecon.fitting.smplify import SMPLify  # noqa: E402
 from humanrecon.fitting.synthetic import (DETECTOR_FAULTS, LSP14_JOINTS, Faults, mpjpe, pa_mpjpe,  # noqa: E402
                                           procrustes_align, sample_subjects)
@@ -103,26 +108,45 @@ def errors(model: BodyModel, result, subjects) -> dict:
     }
 
 
-def run(model: BodyModel, fitter: SMPLify, family: str, n: int, sigma: float, faults: Faults, seed: int,
-        latency: int) -> dict:
+def run(model: BodyModel, fitters: dict, family: str, n: int, sigma: float, faults: Faults, seed: int,
+        latency: int) -> list[dict]:
+    """One row per method on the same subjects, then (with several methods) the comparison."""
     poses = subsample(family_poses(family, model), n)
     subjects = sample_subjects(model, n, noise_px=sigma, drop=0.1, seed=seed, poses=poses, faults=faults)
     args = (subjects.keypoints, subjects.confidence, subjects.intrinsics, subjects.image_size)
-    start = time.perf_counter()
-    result = fitter.fit(*args, progress=False, seed=seed)
-    seconds = time.perf_counter() - start
-    row = {"benchmark": "smplify_synthetic", "family": family, "model": model.name, "n": n, "sigma_px": sigma,
-           "drop": 0.1, "faults": faults.__dict__, "optimizer": fitter.optimizer, "threads": torch.get_num_threads(),
-           **errors(model, result, subjects), "seconds_per_subject": round(seconds / n, 3)}
-    if latency:
+    rows = []
+    for method, fitter in fitters.items():
         start = time.perf_counter()
-        for i in range(min(latency, n)):
-            fitter.fit(*(a[i:i + 1] for a in args[:3]), subjects.image_size, progress=False, seed=seed)
-        row["seconds_per_image_batch1"] = round((time.perf_counter() - start) / min(latency, n), 3)
-    row["iterations"] = result.iterations
-    if family in TARGETS and sigma == 2.0 and faults != Faults():
-        row["targets"] = TARGETS[family]
-    return row
+        result = fitter.fit(*args, progress=False, seed=seed)
+        seconds = time.perf_counter() - start
+        row = {"benchmark": "fit_synthetic", "method": method, "family": family, "model": model.name, "n": n,
+               "sigma_px": sigma, "drop": 0.1, "faults": faults.__dict__, "threads": torch.get_num_threads(),
+               **errors(model, result, subjects), "seconds_per_subject": round(seconds / n, 4)}
+        if latency:
+            start = time.perf_counter()
+            for i in range(min(latency, n)):
+                fitter.fit(*(a[i:i + 1] for a in args[:3]), subjects.image_size, progress=False, seed=seed)
+            row["seconds_per_image_batch1"] = round((time.perf_counter() - start) / min(latency, n), 4)
+        row["iterations"] = result.iterations
+        if family in TARGETS and sigma == 2.0 and faults != Faults() and method == "smplify":
+            row["targets"] = TARGETS[family]
+        rows.append(row)
+    by = {r["method"]: r for r in rows}
+    if "smplify" in by and len(by) > 1:
+        base = by["smplify"]
+        compare = {"benchmark": "lgd_vs_smplify", "family": family, "sigma_px": sigma}
+        for method, row in by.items():
+            if method == "smplify":
+                continue
+            compare[f"{method}_minus_smplify_pa_mpjpe_mm"] = round(row["pa_mpjpe_mm"] - base["pa_mpjpe_mm"], 1)
+            if latency:
+                compare[f"{method}_speedup_batch1"] = round(base["seconds_per_image_batch1"]
+                                                            / row["seconds_per_image_batch1"], 1)
+            compare[f"{method}_speedup_batched"] = round(base["seconds_per_subject"] / row["seconds_per_subject"], 1)
+        compare["targets"] = {"lgd_minus_smplify_pa_mpjpe_mm": "<= 10", "lgd_speedup_batch1": ">= 10",
+                              "lgd+smplify_minus_smplify_pa_mpjpe_mm": "< 0", "lgd+smplify_speedup_batch1": "> 1"}
+        rows.append(compare)
+    return rows
 
 
 def main() -> None:
@@ -139,18 +163,24 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=5, help="subjects also fitted one at a time (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
+    parser.add_argument("--methods", default="smplify",
+                        help="comma list of smplify, lgd, lgd+smplify (same subjects, one row each)")
+    parser.add_argument("--lgd-weights", default=None, help="LGD weights (default: the shipped ones)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = BodyModel.load(args.model)
-    fitter = SMPLify(model, optimizer=args.optimizer)
+    smplify = SMPLify(model, optimizer=args.optimizer)
+    fitters = {m: make_fitter(model, m, smplify=smplify, lgd_weights=args.lgd_weights)
+               for m in args.methods.split(",")}
     families = [f"file:{args.poses}"] if args.poses else args.families.split(",")
     for family in families:
         use_faults = args.faults == "detector" or (args.faults == "auto" and family != "prior")
         faults = Faults(**{**DETECTOR_FAULTS.__dict__, "focal_error": args.focal_error}) if use_faults \
             else Faults(focal_error=args.focal_error)
         for sigma in (float(s) for s in args.sigmas.split(",")):
-            print(json.dumps(run(model, fitter, family, args.n, sigma, faults, args.seed, args.latency)), flush=True)
+            for row in run(model, fitters, family, args.n, sigma, faults, args.seed, args.latency):
+                print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ OPTIMIZER, UPRIGHT_WEIGHT = "lbfgs", 100.0
 def run(args: argparse.Namespace) -> None:
     from humanrecon.body import BodyModel
     from humanrecon.fitting.pipeline import find_jobs, run as run_jobs
+    from humanrecon.fitting.lgd import make_fitter
     from humanrecon.fitting.smplify import SMPLify
 
     if not args.detect and not args.keypoints:
@@ -29,7 +30,8 @@ def run(args: argparse.Namespace) -> None:
     jobs = find_jobs(args.image, None if args.detect else args.keypoints, args.out)
     model = BodyModel.load(args.model, gender=args.gender)
     prior = _load_pose_prior(args.pose_prior)
-    fitter = SMPLify(model, pose_prior=prior, optimizer=args.optimizer, upright_weight=args.upright_weight)
+    smplify = SMPLify(model, pose_prior=prior, optimizer=args.optimizer, upright_weight=args.upright_weight)
+    fitter = make_fitter(model, args.method, smplify=smplify, lgd_weights=args.lgd_weights)
     report = run_jobs(jobs, fitter, faces=model.faces, model_name=args.model, focal=args.focal, person=person,
                       detect=args.detect, layout=args.layout, overwrite=args.overwrite, progress=not args.quiet)
     for image, paths in report.written.items():
@@ -84,6 +86,12 @@ def add_parser(sub) -> None:
     fit.add_argument("--pose-prior", default="everyday",
                      help="'everyday' (default: a mixture fitted to everyday poses, plus joint limits), "
                           "'anatomical' (joint limits, centred on the T-pose) or SMPLify's GMM file gmm_08.pkl")
+    fit.add_argument("--method", default="smplify", choices=("smplify", "lgd", "lgd+smplify"),
+                     help="smplify (optimisation with a start search), lgd (learned gradient descent: a trained "
+                          "network, ~10x faster) or lgd+smplify (LGD, then SMPLify's last stages from it)")
+    fit.add_argument("--lgd-weights", default=None,
+                     help="LGD weights (default: the shipped ones for the open body; train others with "
+                          "tools/train_lgd.py)")
     fit.add_argument("--optimizer", default=OPTIMIZER, choices=("lbfgs", "adam"))
     fit.add_argument("--upright-weight", type=float, default=UPRIGHT_WEIGHT,
                      help="weight of the prior that people stand upright (0 for lying or upside-down people)")

@@ -2,7 +2,8 @@
 
 One image or a folder of images; keypoints from OpenPose/COCO JSON files (or the
 optional detector, which finds every person); all people of all images fitted in one
-batched SMPLify run per image size; per image ``mesh.obj`` (``mesh_<k>.obj`` for several
+batched run per image size of the fitter (SMPLify, or learned gradient descent:
+:func:`humanrecon.fitting.lgd.make_fitter`); per image ``mesh.obj`` (``mesh_<k>.obj`` for several
 people), ``params.json`` and ``overlay.png`` (the fit over the photo, with a side view of
 the bodies at its right). A bad input file fails only its own image; failures are collected and
 reported at the end. Existing outputs are never replaced unless ``overwrite``.
@@ -20,7 +21,7 @@ from humanrecon.errors import HumanreconError, MissingFileError
 from humanrecon.io.files import check_outputs, write_json
 from humanrecon.body.keypoints import BODY25_NAMES
 from humanrecon.fitting.keypoint_io import KeypointFileError, read_keypoints, to_layout, validate
-from humanrecon.fitting.smplify import SMPLify, default_focal
+from humanrecon.fitting.smplify import default_focal
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 OUTPUT_NAMES = ("params.json", "overlay.png")
@@ -152,7 +153,7 @@ def prepare(job: FitJob, *, focal: float | None = None, person: int | None = Non
     return PreparedImage(job, image, points[people], conf[people], people, float(f), source)
 
 
-def fit_prepared(images: list[PreparedImage], fitter: SMPLify, progress: bool = True) -> list:
+def fit_prepared(images: list[PreparedImage], fitter, progress: bool = True) -> list:
     """Fit all people of all images, one batched run per image size. Returns, per image,
     ``(result, rows)``: the :class:`FitResult` of its batch and its people's rows in it."""
     groups: dict[tuple[int, int], list[int]] = {}
@@ -179,7 +180,7 @@ def _intrinsics(prepared: PreparedImage) -> torch.Tensor:
 
 
 def write_outputs(prepared: PreparedImage, result, rows: list[int], faces: np.ndarray, model_name: str,
-                  keep: list[int] | None = None) -> list[Path]:
+                  keep: list[int] | None = None, method: str = "smplify") -> list[Path]:
     """Write meshes, params.json and overlay.png of one image; returns the paths.
     ``rows``: the image's people in ``result``; ``keep``: positions among them to write."""
     keep = list(range(len(rows))) if keep is None else keep
@@ -197,7 +198,7 @@ def write_outputs(prepared: PreparedImage, result, rows: list[int], faces: np.nd
         written.append(save_mesh(out / name, result.vertices[row], faces))
     params = {
         "image": str(prepared.job.image), "keypoints": str(prepared.job.keypoints or "detector"),
-        "model": model_name, "focal_px": prepared.focal, "focal_source": prepared.focal_source,
+        "model": model_name, "method": method, "focal_px": prepared.focal, "focal_source": prepared.focal_source,
         "people": [dict(result.person(row), index_in_file=int(p)) for row, p in zip(rows, people)],
     }
     written.append(write_json(out / "params.json", params, indent=1))
@@ -207,7 +208,7 @@ def write_outputs(prepared: PreparedImage, result, rows: list[int], faces: np.nd
     return written
 
 
-def run(jobs: list[FitJob], fitter: SMPLify, *, faces: np.ndarray, model_name: str, focal: float | None = None,
+def run(jobs: list[FitJob], fitter, *, faces: np.ndarray, model_name: str, focal: float | None = None,
         person: int | None = None, detect: bool = False, layout: str | None = None, overwrite: bool = False,
         progress: bool = True) -> FitReport:
     """Prepare, fit and write every job; input errors fail only their own image."""
@@ -225,5 +226,6 @@ def run(jobs: list[FitJob], fitter: SMPLify, *, faces: np.ndarray, model_name: s
         if len(keep) < len(rows):
             report.failures.append((item.job.image, f"the fit diverged for {len(rows) - len(keep)} person(s)"))
         if keep:
-            report.written[item.job.image] = write_outputs(item, result, rows, fitter.model.faces, model_name, keep)
+            report.written[item.job.image] = write_outputs(item, result, rows, fitter.model.faces, model_name, keep,
+                                                           method=getattr(fitter, "method", "smplify"))
     return report

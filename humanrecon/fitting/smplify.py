@@ -358,21 +358,8 @@ class SMPLify:
             :class:`FitResult`.
         """
         torch.manual_seed(seed)
-        dtype = self.model.v_template.dtype
-        targets = torch.as_tensor(keypoints, dtype=dtype)
-        conf = torch.as_tensor(confidence, dtype=dtype)
+        targets, conf, intr, size = self._inputs(keypoints, confidence, intrinsics, image_size)
         batch = targets.shape[0]
-        if targets.shape != (batch, len(self.kmap.names), 2) or conf.shape != (batch, len(self.kmap.names)):
-            raise InputError(f"keypoints must be (B, {len(self.kmap.names)}, 2) and confidence (B, "
-                             f"{len(self.kmap.names)}), got {tuple(targets.shape)} and {tuple(conf.shape)}")
-        if not torch.isfinite(targets).all() or not torch.isfinite(conf).all():
-            raise InputError("keypoints or confidence contain NaN or infinite values")
-        if not (conf > 0).any(1).all():
-            raise InputError("a person has no keypoint with confidence > 0")
-        intr = torch.as_tensor(intrinsics, dtype=dtype)
-        intr = intr.expand(batch, 3, 3) if intr.ndim == 2 else intr
-        size = tuple(image_size) if not isinstance(image_size[0], (tuple, list)) else tuple(image_size[0])
-
         transl0 = self.initial_translation(targets, conf, intr)
         depth0 = transl0[:, 2].clone()
         scale = intr[:, 0, 0] * 1.7 / depth0 / 100.0  # 1 unit = 1 % of the person's image height
@@ -401,6 +388,66 @@ class SMPLify:
             if self.mirror_search:
                 params = self._search_mirrors(params, per_person, batch, bar)
         return self._result(params, targets, conf, intr, size, scale, depth0, self._iterations)
+
+    def refine(self, start: dict[str, torch.Tensor], keypoints: torch.Tensor, confidence: torch.Tensor,
+               intrinsics: torch.Tensor, image_size, stages: Sequence[Stage] | None = None, *,
+               progress: bool = False, extra_iterations: int = 0) -> FitResult:
+        """Optimise from one given start per person, without the start search (e.g. a
+        learned fitter's result): ``stages`` (default: all but the torso stage), then the
+        depth-mirror search when enabled.
+
+        Args:
+            start: ``transl (B, 3)`` camera translation, ``global_orient (B, 3)``,
+                ``body_pose (B, P)`` axis-angle, ``betas (B, S)`` (``S`` = ``num_betas``).
+            keypoints, confidence, intrinsics, image_size: as :meth:`fit`.
+            extra_iterations: added to the result's ``iterations`` (the start's own).
+        """
+        targets, conf, intr, size = self._inputs(keypoints, confidence, intrinsics, image_size)
+        batch = targets.shape[0]
+        params = {k: torch.as_tensor(start[k], dtype=targets.dtype).detach().clone()
+                  for k in ("transl", "global_orient", "body_pose", "betas")}
+        if params["body_pose"].shape != (batch, self.body_dim) or params["betas"].shape != (batch, self.num_betas):
+            raise InputError(f"start must hold body_pose (B, {self.body_dim}) and betas (B, {self.num_betas})")
+        depth0 = params["transl"][:, 2].clone()
+        scale = intr[:, 0, 0] * 1.7 / depth0.clamp(min=1e-3) / 100.0
+        per_person = (targets, conf, intr, size, scale, depth0)
+        stages = self.stages[1:] if stages is None else tuple(stages)
+        self._iterations = 0
+        total = sum(s.iterations for s in stages) + MIRROR_REFINE.iterations * self.mirror_search
+        with tqdm(total=total, desc="SMPLify", disable=not progress, leave=False) as bar:
+            for stage in stages:
+                self._run_stage(params, stage, per_person, bar)
+            if self.mirror_search:
+                params = self._search_mirrors(params, per_person, batch, bar)
+        return self._result(params, targets, conf, intr, size, scale, depth0, self._iterations + extra_iterations)
+
+    def result_from(self, params: dict[str, torch.Tensor], keypoints: torch.Tensor, confidence: torch.Tensor,
+                    intrinsics: torch.Tensor, image_size, iterations: int = 0) -> FitResult:
+        """The :class:`FitResult` of given parameters (as :meth:`refine`'s ``start``)
+        without optimising: meshes, reprojection errors and loss terms."""
+        targets, conf, intr, size = self._inputs(keypoints, confidence, intrinsics, image_size)
+        params = {k: torch.as_tensor(v, dtype=targets.dtype).detach() for k, v in params.items()}
+        depth0 = params["transl"][:, 2]
+        scale = intr[:, 0, 0] * 1.7 / depth0.clamp(min=1e-3) / 100.0
+        return self._result(params, targets, conf, intr, size, scale, depth0, iterations)
+
+    def _inputs(self, keypoints, confidence, intrinsics, image_size):
+        """Checked ``(targets (B, K, 2), conf (B, K), intrinsics (B, 3, 3), (width, height))``."""
+        dtype = self.model.v_template.dtype
+        targets = torch.as_tensor(keypoints, dtype=dtype)
+        conf = torch.as_tensor(confidence, dtype=dtype)
+        batch = targets.shape[0]
+        if targets.shape != (batch, len(self.kmap.names), 2) or conf.shape != (batch, len(self.kmap.names)):
+            raise InputError(f"keypoints must be (B, {len(self.kmap.names)}, 2) and confidence (B, "
+                             f"{len(self.kmap.names)}), got {tuple(targets.shape)} and {tuple(conf.shape)}")
+        if not torch.isfinite(targets).all() or not torch.isfinite(conf).all():
+            raise InputError("keypoints or confidence contain NaN or infinite values")
+        if not (conf > 0).any(1).all():
+            raise InputError("a person has no keypoint with confidence > 0")
+        intr = torch.as_tensor(intrinsics, dtype=dtype)
+        intr = intr.expand(batch, 3, 3) if intr.ndim == 2 else intr
+        size = tuple(image_size) if not isinstance(image_size[0], (tuple, list)) else tuple(image_size[0])
+        return targets, conf, intr, size
 
     # ----------------------------------------------------------------- starts and mirrors
     def start_candidates(self) -> StartCandidates:

@@ -46,3 +46,52 @@ def dataset_bounds(split) -> torch.Tensor:
     every camera sees (:func:`visible_bounds`)."""
     bounds = getattr(split, "bounds", None)
     return torch.as_tensor(bounds, dtype=torch.float32) if bounds is not None else visible_bounds(split.cameras)
+
+
+def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds: torch.Tensor, *,
+                       images: torch.Tensor | None = None, threshold: float = 0.5,
+                       generator: torch.Generator | None = None, max_rounds: int = 50):
+    """Points drawn uniformly inside the visual hull of object masks: the part of the box
+    that every camera sees inside its mask. Masks are taken to show the whole object, as
+    in object-centric captures: a point outside a view's frame or behind it is outside.
+
+    Args:
+        cameras: ``B`` cameras (OpenCV, world-to-camera) of the masks.
+        masks: ``(B, H, W)`` foreground weights in ``[0, 1]`` (alpha); ``> threshold`` is inside.
+        count: how many points to return.
+        bounds: ``(2, 3)`` box ``[min, max]`` (world units) to draw candidates from.
+        images: optional ``(B, H, W, 3)`` colours; then also returns each point's mean colour
+            over the views that see it.
+        generator: random source (candidates are drawn in rounds of ``4 · count``).
+    Returns:
+        ``points (M, 3)`` float32 with ``M = count`` (fewer only when ``max_rounds`` rounds
+        found fewer; ``M = 0`` when no candidate survives, e.g. empty masks), and
+        ``colors (M, 3)`` when ``images`` is given.
+    """
+    masks = torch.as_tensor(masks, dtype=torch.float32)
+    if masks.ndim != 3 or masks.shape[0] != len(cameras):
+        raise InputError(f"masks must be (B, H, W) with B = {len(cameras)} cameras, got {tuple(masks.shape)}")
+    box = torch.as_tensor(bounds, dtype=torch.float32)
+    height, width = masks.shape[1:]
+    kept, colours = [], []
+    found = 0
+    for _ in range(max_rounds):
+        candidates = box[0] + (box[1] - box[0]) * torch.rand(4 * count, 3, generator=generator)
+        pixels, depth = cameras.to(dtype=torch.float32).project(candidates.expand(len(cameras), -1, -1),
+                                                                return_depth=True)
+        col, row = pixels[..., 0].floor().long(), pixels[..., 1].floor().long()
+        seen = (depth > 0) & (col >= 0) & (col < width) & (row >= 0) & (row < height)  # (B, M)
+        col, row = col.clamp(0, width - 1), row.clamp(0, height - 1)
+        views = torch.arange(len(cameras))[:, None]
+        inside = masks[views, row, col] > threshold
+        keep = (inside & seen).all(0)
+        kept.append(candidates[keep])
+        if images is not None:
+            rgb = images[views, row, col][:, keep]  # (B, K, 3)
+            weight = (seen & inside)[:, keep, None].float()
+            colours.append((rgb * weight).sum(0) / weight.sum(0).clamp(min=1))
+        found += int(keep.sum())
+        if found >= count:
+            break
+    points = torch.cat(kept)[:count]
+    return points if images is None else (points, torch.cat(colours)[:count])

@@ -10,7 +10,7 @@ from humanrecon.splat.strategy_config import DensityConfig
 #: the checkpoint file a training run writes into its output folder
 CHECKPOINT = "splat.pt"
 #: initialisations named by a word rather than a file (``SplatConfig.init``)
-INIT_KEYWORDS = ("auto", "random", "sparse")
+INIT_KEYWORDS = ("auto", "random", "sparse", "hull")
 #: density control for the short CPU runs this trainer is used for (minutes, hundreds to a
 #: few thousand steps): refine from step 100 every 50 steps at a 3x lower gradient
 #: threshold than the paper's 30,000-step schedule (``DensityConfig()``), which would not
@@ -26,11 +26,13 @@ class SplatConfig:
     Attributes:
         steps, max_seconds: budget (steps; optional wall-time seconds).
         init: ``"auto"`` (the dataset's sparse structure-from-motion points with their
-            colours when it has them, as 3DGS starts from COLMAP's, else ``"random"``),
-            ``"random"`` (``init_points`` uniform in the scene box), ``"sparse"`` (the
-            sparse points; an error without them), or a path: a point cloud
-            (``.ply``/``.xyz``/...), a mesh (surface samples) or a splat file.
-        init_points: how many Gaussians a random or mesh initialisation makes.
+            colours when it has them, as 3DGS starts from COLMAP's; else ``"hull"`` when its
+            images have masks (alpha); else ``"random"``), ``"random"`` (``init_points``
+            uniform in the scene box), ``"sparse"`` (the sparse points; an error without
+            them), ``"hull"`` (``init_points`` uniform inside the masks' visual hull, coloured
+            from the images: :func:`humanrecon.geometry.scene.visual_hull_points`), or a path:
+            a point cloud (``.ply``/``.xyz``/...), a mesh (surface samples) or a splat file.
+        init_points: how many Gaussians a random, hull or mesh initialisation makes.
         sh_degree: final SH degree; raised by one every ``sh_increase_every`` steps.
         lr_means, lr_means_final: means' rate at the start/end (exponential decay), times
             the scene scale (metres); the others are constant.

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from humanrecon.errors import InputError
-from humanrecon.geometry.scene import dataset_bounds
+from humanrecon.geometry.scene import dataset_bounds, visual_hull_points
 from humanrecon.render.image_metrics import ssim_loss_term
 from humanrecon.splat.config import CHECKPOINT, SplatConfig
 from humanrecon.splat.model import SplatModel
@@ -24,18 +24,28 @@ from humanrecon.training import Budget, TrainingHistory, TrainingHook, exponenti
 
 def initial_model(split, config: SplatConfig, generator: torch.Generator) -> SplatModel:
     """The starting Gaussians (:attr:`SplatConfig.init`): ``"auto"``, ``"random"``,
-    ``"sparse"``, or a mesh (surface samples), a point cloud or a splat file."""
+    ``"sparse"``, ``"hull"``, or a mesh (surface samples), a point cloud or a splat file."""
     points = getattr(split, "points", None)
     has_points = points is not None and len(points) > 0
+    has_masks = bool((split.alpha < 0.5).any())
     if config.init == "sparse" and not has_points:
         raise InputError(f"--init sparse: the dataset in '{split.root}' has no sparse points (only COLMAP "
                          "captures do); use 'random' or a point file")
+    if config.init == "hull" and not has_masks:
+        raise InputError(f"--init hull: the images of '{split.root}' have no masks (alpha is 1 everywhere)")
     if config.init in ("auto", "sparse") and has_points:
         colors = getattr(split, "point_colors", None)
         return SplatModel.from_points(points.float(), None if colors is None else colors.float(),
                                       sh_degree=config.sh_degree)
+    box = dataset_bounds(split)
+    if config.init in ("auto", "hull") and has_masks:
+        points, colors = visual_hull_points(split.cameras, split.alpha, config.init_points, box, images=split.images,
+                                            generator=generator)
+        if len(points):
+            return SplatModel.from_points(points, colors, sh_degree=config.sh_degree)
+        if config.init == "hull":
+            raise InputError(f"--init hull: no point of the scene box lies inside every mask of '{split.root}'")
     if config.init in ("auto", "random"):
-        box = dataset_bounds(split)
         points = box[0] + (box[1] - box[0]) * torch.rand(config.init_points, 3, generator=generator)
         return SplatModel.from_points(points, sh_degree=config.sh_degree)
     path = Path(config.init)

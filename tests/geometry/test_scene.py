@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from humanrecon.geometry.camera import Camera
-from humanrecon.geometry.scene import look_at_centre, visible_bounds
+from humanrecon.errors import InputError
+from humanrecon.geometry.scene import look_at_centre, visible_bounds, visual_hull_points
 
 
 def ring(centre, distance=3.0, n=8, fov=math.radians(40)):
@@ -39,3 +40,30 @@ def test_parallel_or_single_cameras_raise():
     same = Camera.cat([cams[0], cams[0]])
     with pytest.raises(ValueError, match="parallel"):
         look_at_centre(same)
+
+
+def _sphere_masks(cameras: Camera, radius: float) -> torch.Tensor:
+    """Exact masks of a sphere at the origin: pixels whose ray passes within ``radius``."""
+    origins, directions = cameras.rays()
+    closest = origins - (origins * directions).sum(-1, keepdim=True) * directions
+    return (closest.norm(dim=-1) < radius).float()
+
+
+def test_visual_hull_of_a_sphere_hugs_the_sphere():
+    from humanrecon.datasets import sphere_cameras
+
+    cameras = sphere_cameras((0.0, 0.0, 0.0), 0.5, 12, 64, seed=0)
+    masks = _sphere_masks(cameras, 0.5)
+    images = torch.zeros(12, 64, 64, 3) + torch.tensor([0.2, 0.4, 0.6])
+    box = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
+    gen = torch.Generator().manual_seed(0)
+    points, colors = visual_hull_points(cameras, masks, 2000, box, images=images, generator=gen)
+    assert points.shape == (2000, 3) and colors.shape == (2000, 3)
+    radius = points.norm(dim=-1)
+    assert radius.max() < 0.5 * 1.15  # 12 views carve close to the sphere (pixel size ~ 2 cm)
+    assert (radius < 0.4).float().mean() > 0.4  # uniform in the ball: (0.4/0.5)^3 = 0.51
+    torch.testing.assert_close(colors, torch.tensor([0.2, 0.4, 0.6]).expand(2000, 3))
+    empty = visual_hull_points(cameras, torch.zeros_like(masks), 100, box, generator=gen, max_rounds=2)
+    assert empty.shape == (0, 3)
+    with pytest.raises(InputError, match="masks must be"):
+        visual_hull_points(cameras, masks[:3], 10, box)

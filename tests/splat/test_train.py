@@ -38,9 +38,11 @@ def _config(**kw):
 
 def test_training_lowers_the_loss_checkpoints_and_resumes(views, tmp_path):
     split = read_blender(views, "train")
-    model, history = train_splats(split, tmp_path, _config())
+    model, history = train_splats(split, tmp_path, _config(init="random"))
     early, late = np.mean(history.losses[:10]), np.mean(history.losses[-10:])
     assert late < 0.7 * early, (early, late)
+    _, hull = train_splats(split, tmp_path / "hull", _config(steps=10))  # the default start: the masks' hull
+    assert np.mean(hull.losses) < 0.7 * early  # starts where random points arrive after training
     assert (tmp_path / "splat.pt").is_file()
     resumed, more = train_splats(split, tmp_path, _config(steps=70), resume=True)
     assert more.steps == 10 and resumed.num_gaussians > 0
@@ -119,6 +121,22 @@ def test_mesh_and_point_file_initialisations(views, tmp_path):
 def test_sparse_init_needs_sparse_points(views, tmp_path):
     with pytest.raises(InputError, match="no sparse points"):
         train_splats(read_blender(views, "train"), tmp_path, _config(init="sparse"))
+
+
+def test_auto_init_of_masked_views_fills_the_visual_hull(views, tmp_path):
+    from humanrecon.splat.train import initial_model
+
+    split = read_blender(views, "train")
+    model = initial_model(split, _config(init_points=300), torch.Generator().manual_seed(0))
+    pixels = split.cameras.project(model.params["means"].detach().expand(len(split), -1, -1))
+    col, row = pixels[..., 0].long(), pixels[..., 1].long()
+    assert model.num_gaussians == 300
+    assert (split.alpha[torch.arange(len(split))[:, None], row, col] > 0.5).all()  # inside every mask
+    opaque = read_blender(views, "train")
+    opaque.alpha = torch.ones_like(opaque.alpha)
+    with pytest.raises(InputError, match="no masks"):
+        initial_model(opaque, _config(init="hull"), torch.Generator())
+    assert initial_model(opaque, _config(init_points=50), torch.Generator()).num_gaussians == 50  # auto: random
 
 
 @pytest.mark.skipif(not PLANT.is_file(), reason="the shared plant.splat is not on this machine")
