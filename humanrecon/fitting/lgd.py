@@ -173,7 +173,7 @@ class LGDFitter:
         folded = kmap.fold_extras(model)  # the same pruned map as SMPLify's, on more vertices
         folded = replace(folded, vertex_weights=prune_regressor(folded.vertex_weights))
         needed = self.smplify.vertex_ids
-        extra = torch.randperm(model.num_vertices, generator=torch.Generator().manual_seed(0))[:LOSS_VERTICES]
+        extra = torch.randperm(model.v_template.shape[0], generator=torch.Generator().manual_seed(0))[:LOSS_VERTICES]
         self.vertex_ids = torch.unique(torch.cat([needed, extra]))
         self.loss_vertex_rows = torch.searchsorted(self.vertex_ids, torch.sort(extra).values)
         self.keypoint_map = folded.restrict(self.vertex_ids)

@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from humanrecon._assets import asset_path
+from humanrecon._assets import asset_path, assets_dir
 from humanrecon.body import BodyModel, keypoint_map
 from humanrecon.errors import CheckpointError, InputError
 from humanrecon.fitting.lgd import LGD_ASSET, LGDFitter, LGDNetwork, load_network, make_fitter, save_network
@@ -19,7 +19,7 @@ from humanrecon.fitting.smplify import FRONT_VIEW_R
 from humanrecon.fitting.synthetic import DETECTOR_FAULTS, pa_mpjpe, sample_subjects
 from humanrecon.geometry import Camera
 
-WEIGHTS = asset_path(LGD_ASSET)
+WEIGHTS = assets_dir() / LGD_ASSET
 
 
 @pytest.fixture(scope="module")
