@@ -187,7 +187,8 @@ def initialise_network(network: LGDNetwork, fitter: LGDFitter, batch: TrainingBa
 def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig | None = None, *,
               resume: bool = False) -> tuple[LGDNetwork, TrainingHistory]:
     """Train LGD weights for ``model``; checkpoints (optimiser, step, elapsed time) go to
-    ``out`` (a ``.pt`` file, the weights a fitter loads; ``resume=True`` continues it).
+    ``out`` (a ``.pt`` file, the weights a fitter loads; ``resume=True`` continues it); the
+    finished file holds the weights without the optimiser state.
     Returns ``(network, history)``."""
     from humanrecon.io.checkpoints import load_checkpoint
 
@@ -211,7 +212,8 @@ def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig |
     if resume:
         saved = load_checkpoint(out, "lgd")
         network.load_state_dict(saved["state_dict"])
-        optimizer.load_state_dict(saved["optimizer"])
+        if "optimizer" in saved:  # a finished run's file holds the weights only
+            optimizer.load_state_dict(saved["optimizer"])
         start_step, elapsed = int(saved["step"]), float(saved["elapsed"])
     else:
         initialise_network(network, fitter, batch_at(-1))
@@ -233,4 +235,7 @@ def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig |
                          save=save, checkpoint_every=config.checkpoint_every, start_step=start_step,
                          elapsed_before=elapsed, last_checkpoint=out if resume else None, progress=config.progress,
                          postfix=lambda: {k: f"{v:.3g}" for k, v in last.get("parts", {}).items()})
+    # the finished file keeps the weights only (a third of the size; resuming it restarts Adam)
+    save_network(out, network, step=start_step + history.steps, elapsed=elapsed + history.seconds,
+                 config=asdict(config))
     return network.eval(), history

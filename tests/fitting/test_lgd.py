@@ -58,6 +58,10 @@ def test_a_fresh_network_learns_on_a_tiny_set(model, tmp_path):
     assert late < 0.8 * early, (early, late)
     network = load_network(tmp_path / "tiny.pt")
     assert network.settings["hidden"] == 64 and network.iterations == 2
+    from dataclasses import replace
+
+    _, more = train_lgd(model, tmp_path / "tiny.pt", replace(config, steps=130), resume=True)
+    assert more.steps == 10  # continues at step 120
 
 
 def test_training_data_is_the_tuning_half_with_faults(model):
