@@ -1,0 +1,53 @@
+"""Settings of DVR training (torch-free, so the CLI reads its defaults without importing
+torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class DVRConfig:
+    """How to train (:func:`humanrecon.dvr.train.train_dvr`).
+
+    Attributes:
+        steps, max_seconds: budget (steps; optional wall-time seconds).
+        rays, rays_start: rays per step at the end and at the start; samples,
+            samples_start: marching samples per ray likewise (DVR's sparse-to-dense
+            schedule: both grow linearly over the first half of training).
+        secant_steps: secant refinement steps per ray.
+        lr, lr_final_fraction: Adam rate, cosine-decayed to this fraction.
+        rgb_weight, freespace_weight, occupancy_weight, eikonal_weight: loss weights.
+        hidden, layers, texture_hidden, texture_layers, frequencies, init_radius,
+        temperature: the model (:class:`humanrecon.dvr.model.DVRModel`).
+    """
+
+    steps: int = 20_000
+    max_seconds: float | None = None
+    rays: int = 1024
+    rays_start: int = 256
+    samples: int = 128
+    samples_start: int = 64
+    secant_steps: int = 8
+    lr: float = 5e-4
+    lr_final_fraction: float = 0.05
+    rgb_weight: float = 1.0
+    freespace_weight: float = 1.0
+    occupancy_weight: float = 1.0
+    eikonal_weight: float = 0.1
+    hidden: int = 128
+    layers: int = 6
+    texture_hidden: int = 128
+    texture_layers: int = 4
+    frequencies: int = 6
+    init_radius: float = 0.5
+    temperature: float = 0.01
+    checkpoint_every: int = 500
+    seed: int = 0
+    device: str = "cpu"
+    progress: bool = True
+
+    def model_settings(self) -> dict:
+        """Keyword arguments of :class:`~humanrecon.dvr.model.DVRModel` (without bounds)."""
+        return {k: getattr(self, k) for k in ("hidden", "layers", "texture_hidden", "texture_layers", "frequencies",
+                                              "init_radius", "temperature")}

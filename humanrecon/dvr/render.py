@@ -1,0 +1,136 @@
+"""Pictures of a DVR scene: the first surface crossing of each camera ray (secant search,
+:func:`humanrecon.dvr.surface.find_surface`), its texture colour, depth and normal.
+
+Rays are searched only inside the model's scene box (``model.bounds``, world metres, via
+:func:`humanrecon.nerf.volume.ray_aabb`); a ray that misses the box, meets no surface in
+it, or starts inside the shape is a miss. Everything runs without autograd except the
+normals, which are the shape's gradient (:meth:`~humanrecon.dvr.model.DVRModel.normals`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from humanrecon.dvr.surface import CHUNK_RAYS, SECANT_STEPS, find_surface
+from humanrecon.errors import InputError
+from humanrecon.geometry.camera import Camera
+from humanrecon.nerf.volume import ray_aabb
+
+#: marching samples per ray at test time (DVR trains with 128 and renders with more)
+RENDER_SAMPLES = 256
+#: grey levels of the nearest and farthest hit pixel in :func:`depth_image`
+DEPTH_NEAR_GREY, DEPTH_FAR_GREY = 0.15, 0.85
+
+
+def _surface_shading(model, points: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Texture colour ``(H, 3)`` in [0, 1] and unit normals ``(H, 3)`` at world surface
+    ``points (H, 3)``, ``chunk`` points at a time, without a graph."""
+    colors, normals = [], []
+    for s in range(0, points.shape[0], chunk):
+        p = points[s:s + chunk]
+        with torch.no_grad():
+            colors.append(model.color(p))
+        normals.append(model.normals(p).detach())
+    if not colors:
+        empty = points.new_zeros(0, 3)
+        return empty, empty
+    return torch.cat(colors), torch.cat(normals)
+
+
+def render_rays(model, origins: torch.Tensor, directions: torch.Tensor, *, background: float = 1.0,
+                samples: int = RENDER_SAMPLES, secant_steps: int = SECANT_STEPS,
+                chunk: int = CHUNK_RAYS) -> dict[str, torch.Tensor]:
+    """Render ``R`` rays of a DVR model (:class:`~humanrecon.dvr.model.DVRModel`).
+
+    Args:
+        model: anything with ``sdf``, ``color``, ``normals`` and a ``bounds (2, 3)`` buffer.
+        origins, directions: ``(R, 3)`` world rays (metres; unit directions, as
+            :meth:`Camera.rays` gives them, so depths are distances in metres).
+        background: grey level in [0, 1] of the pixels that miss.
+        samples, secant_steps: the surface search's uniform samples inside the box per ray
+            and secant refinements.
+        chunk: rays (and surface points) per network batch.
+    Returns:
+        ``rgb (R, 3)`` surface colour in [0, 1] (``background`` where missed), ``hit (R,)``
+        bool, ``depth (R,)`` ray parameter of the surface in metres (0 where missed),
+        ``normals (R, 3)`` world unit outward normals (0 where missed); on the rays' device.
+    """
+    if origins.ndim != 2 or origins.shape[-1] != 3 or directions.shape != origins.shape:
+        raise InputError(f"origins and directions must both be (R, 3), got {tuple(origins.shape)} and "
+                         f"{tuple(directions.shape)}")
+    rays = origins.shape[0]
+    bounds = model.bounds.to(origins)
+    t_near, t_far, in_box = ray_aabb(origins, directions, bounds)
+    rgb = torch.full((rays, 3), float(background), dtype=origins.dtype, device=origins.device)
+    depth = origins.new_zeros(rays)
+    normals = origins.new_zeros(rays, 3)
+    hit = torch.zeros(rays, dtype=torch.bool, device=origins.device)
+    index = in_box.nonzero().squeeze(1)
+    if index.numel():
+        hits = find_surface(model.sdf, origins[index], directions[index], t_near[index], t_far[index],
+                            samples=samples, secant_steps=secant_steps, surface=model.surface, chunk=chunk)
+        index = index[hits.hit]
+        color, normal = _surface_shading(model, hits.points[hits.hit], chunk)
+        hit[index] = True
+        depth[index] = hits.depth[hits.hit]
+        rgb[index] = color.to(rgb.dtype)
+        normals[index] = normal.to(normals.dtype)
+    return {"rgb": rgb, "hit": hit, "depth": depth, "normals": normals}
+
+
+def render_views(model, cameras: Camera, *, background: float = 1.0, samples: int = RENDER_SAMPLES,
+                 progress: bool = True) -> dict[str, torch.Tensor]:
+    """Render every camera of ``cameras`` (a batch of ``C``, all ``H x W``), one at a time,
+    on the device of ``model.bounds``.
+
+    Returns CPU tensors: ``rgb (C, H, W, 3)`` in [0, 1] over ``background``, ``mask (C, H, W)``
+    bool (the ray hit the surface), ``depth (C, H, W)`` distance along the ray in metres
+    (0 off the mask), ``normals (C, H, W, 3)`` world unit normals (0 off the mask).
+    """
+    device = model.bounds.device
+    out: dict[str, list[torch.Tensor]] = {"rgb": [], "mask": [], "depth": [], "normals": []}
+    for i in tqdm(range(len(cameras)), desc="render", disable=not progress, leave=False):
+        camera = cameras[i].to(device)
+        origins, directions = camera.rays()
+        shape = origins.shape[1:3]  # (H, W)
+        result = render_rays(model, origins.reshape(-1, 3), directions.reshape(-1, 3), background=background,
+                             samples=samples)
+        out["rgb"].append(result["rgb"].reshape(*shape, 3).cpu())
+        out["mask"].append(result["hit"].reshape(shape).cpu())
+        out["depth"].append(result["depth"].reshape(shape).cpu())
+        out["normals"].append(result["normals"].reshape(*shape, 3).cpu())
+    return {key: torch.stack(values) for key, values in out.items()}
+
+
+def _background_white(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    image[~mask] = 1.0
+    return image.astype(np.float32)
+
+
+def depth_image(depth, mask) -> np.ndarray:
+    """A grey picture ``(H, W, 3)`` float32 in [0, 1] of ``depth (H, W)`` (metres): over the
+    hit pixels ``mask (H, W)`` the nearest is dark grey (0.15) and the farthest light grey
+    (0.85), linearly; the background is white."""
+    depth = np.asarray(torch.as_tensor(depth).detach().cpu(), np.float32)
+    mask = np.asarray(torch.as_tensor(mask).detach().cpu(), bool)
+    if depth.ndim != 2 or mask.shape != depth.shape:
+        raise InputError(f"depth and mask must both be (H, W), got {depth.shape} and {mask.shape}")
+    image = np.ones((*depth.shape, 3), np.float32)
+    if mask.any():
+        near, far = float(depth[mask].min()), float(depth[mask].max())
+        t = (depth - near) / max(far - near, 1e-12)
+        grey = DEPTH_NEAR_GREY + (DEPTH_FAR_GREY - DEPTH_NEAR_GREY) * np.clip(t, 0.0, 1.0)
+        image = np.repeat(grey[..., None], 3, axis=-1)
+    return _background_white(image, mask)
+
+
+def normal_image(normals, mask) -> np.ndarray:
+    """A picture ``(H, W, 3)`` float32 in [0, 1] of unit ``normals (H, W, 3)`` (any frame):
+    ``(n + 1) / 2`` on the pixels of ``mask (H, W)``, white elsewhere."""
+    normals = np.asarray(torch.as_tensor(normals).detach().cpu(), np.float32)
+    mask = np.asarray(torch.as_tensor(mask).detach().cpu(), bool)
+    if normals.ndim != 3 or normals.shape[-1] != 3 or mask.shape != normals.shape[:2]:
+        raise InputError(f"normals must be (H, W, 3) and mask (H, W), got {normals.shape} and {mask.shape}")
+    return _background_white(np.clip((normals + 1.0) / 2.0, 0.0, 1.0), mask)

@@ -1,0 +1,181 @@
+"""Where rays meet an implicit surface, and exact gradients of that point by implicit
+differentiation (DVR, Niemeyer et al. CVPR 2020, Sec. 3).
+
+A field ``f(p)`` (``(M, 3) -> (M,)``: occupancy probability, level ``τ = 0.5``, inside above;
+or a signed distance, level 0, inside below) is evaluated at ``samples`` depths uniformly
+spaced in ``[near, far]`` along each ray ``p(d) = o + d w``; the first sign change from
+outside to inside brackets the surface, and ``secant_steps`` secant (regula falsi) steps
+refine it to the depth ``d̂`` with ``f(o + d̂ w) = τ``. A ray without such a change (or one
+that starts inside) is a miss. The search runs without autograd, in chunks of rays.
+
+Backward (:func:`surface_depth`): ``f(o + d̂ w; θ) = τ`` defines ``d̂(θ, o, w)``, so
+
+    ∂d̂/∂θ = −(∂f/∂p · w)⁻¹ ∂f/∂θ     (and likewise for o and w),
+
+computed without the marching steps by the first-order construction
+``d = d̂ − (f(o + d̂ w) − τ) / sg(∂f/∂p · w)`` around the detached ``d̂`` (``sg``: no
+gradient). Its value is ``d̂`` (up to the search's residual) and its gradient is the
+implicit one; only one field evaluation per ray is kept for backward.
+:func:`unrolled_surface_depth` is the same search with autograd through every step: the
+reference in the tests and the memory baseline of ``tools/bench_dvr.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from humanrecon.errors import InputError
+
+Field = Callable[[torch.Tensor], torch.Tensor]
+#: defaults of DVR: 128 samples per ray in training (more at test time), 8 secant steps
+SAMPLES, SECANT_STEPS = 128, 8
+CHUNK_RAYS = 4096
+
+
+@dataclass
+class SurfaceLevel:
+    """Which level set is the surface and which side is inside: ``level`` and
+    ``inside = "above"`` (occupancy, ``τ = 0.5``) or ``"below"`` (signed distance, 0)."""
+
+    level: float = 0.5
+    inside: str = "above"
+
+    def __post_init__(self) -> None:
+        if self.inside not in ("above", "below"):
+            raise InputError(f"inside must be 'above' or 'below', got {self.inside!r}")
+
+    def signed(self, values: torch.Tensor) -> torch.Tensor:
+        """``> 0`` inside, ``< 0`` outside, 0 on the surface."""
+        return values - self.level if self.inside == "above" else self.level - values
+
+
+OCCUPANCY = SurfaceLevel(0.5, "above")
+SDF = SurfaceLevel(0.0, "below")
+
+
+@dataclass
+class RayHits:
+    """Result of :func:`find_surface` for ``R`` rays: ``depth (R,)`` ray parameter of the
+    surface point (metres along unit directions; ``far`` for misses), ``hit (R,)`` bool,
+    ``points (R, 3)`` world surface points (``o + depth · w``; meaningless for misses)."""
+
+    depth: torch.Tensor
+    hit: torch.Tensor
+    points: torch.Tensor
+
+
+def _check_rays(origins: torch.Tensor, directions: torch.Tensor) -> None:
+    if origins.ndim != 2 or origins.shape[-1] != 3 or directions.shape != origins.shape:
+        raise InputError(f"origins and directions must both be (R, 3), got {tuple(origins.shape)} and "
+                         f"{tuple(directions.shape)}")
+
+
+def _as_per_ray(value, rays: int, like: torch.Tensor) -> torch.Tensor:
+    value = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    return value.expand(rays) if value.ndim == 0 else value.reshape(rays)
+
+
+def _search(field: Field, origins: torch.Tensor, directions: torch.Tensor, near: torch.Tensor, far: torch.Tensor,
+            samples: int, secant_steps: int, surface: SurfaceLevel) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth ``(R,)`` and hit ``(R,)`` of one chunk; differentiable if the caller allows."""
+    steps = torch.linspace(0.0, 1.0, samples, dtype=origins.dtype, device=origins.device)
+    depths = near[:, None] + (far - near)[:, None] * steps  # (R, S)
+    points = origins[:, None] + depths[..., None] * directions[:, None]
+    values = surface.signed(field(points.reshape(-1, 3)).reshape(depths.shape))
+    crossing = (values[:, :-1] <= 0) & (values[:, 1:] > 0)  # outside -> inside
+    starts_outside = values[:, 0] <= 0
+    hit = crossing.any(1) & starts_outside
+    first = torch.where(crossing.any(1), crossing.float().argmax(1), torch.zeros_like(hit, dtype=torch.long))
+    rows = torch.arange(len(depths), device=depths.device)
+    d_out, d_in = depths[rows, first], depths[rows, first + 1]
+    v_out, v_in = values[rows, first], values[rows, first + 1]
+    for _ in range(secant_steps):
+        d_mid = d_out - v_out * (d_in - d_out) / (v_in - v_out).where(v_in != v_out, torch.ones_like(v_in))
+        v_mid = surface.signed(field(origins + d_mid[:, None] * directions))
+        inside = v_mid > 0
+        d_in, v_in = torch.where(inside, d_mid, d_in), torch.where(inside, v_mid, v_in)
+        d_out, v_out = torch.where(inside, d_out, d_mid), torch.where(inside, v_out, v_mid)
+    depth = d_out - v_out * (d_in - d_out) / (v_in - v_out).where(v_in != v_out, torch.ones_like(v_in))
+    return torch.where(hit, depth, far), hit
+
+
+def find_surface(field: Field, origins: torch.Tensor, directions: torch.Tensor, near, far, *,
+                 samples: int = SAMPLES, secant_steps: int = SECANT_STEPS, surface: SurfaceLevel = OCCUPANCY,
+                 chunk: int = CHUNK_RAYS) -> RayHits:
+    """The first surface crossing along each ray, without gradients.
+
+    Args:
+        field: ``points (M, 3) -> values (M,)`` in world units.
+        origins, directions: ``(R, 3)`` rays (world frame; directions unit length for depths
+            in metres, as :meth:`humanrecon.geometry.Camera.rays` gives them).
+        near, far: scalars or ``(R,)`` depth range searched.
+        samples: uniform samples per ray (DVR: 128 in training); secant_steps: refinement.
+        surface: :data:`OCCUPANCY` (default) or :data:`SDF`, or any :class:`SurfaceLevel`.
+        chunk: rays per field batch.
+    Returns:
+        :class:`RayHits`.
+    """
+    _check_rays(origins, directions)
+    if samples < 2 or secant_steps < 0:
+        raise InputError(f"need samples >= 2 and secant_steps >= 0, got {samples}, {secant_steps}")
+    rays = origins.shape[0]
+    near, far = _as_per_ray(near, rays, origins), _as_per_ray(far, rays, origins)
+    depth = torch.empty(rays, dtype=origins.dtype, device=origins.device)
+    hit = torch.empty(rays, dtype=torch.bool, device=origins.device)
+    with torch.no_grad():
+        for s in range(0, rays, chunk):
+            e = s + chunk
+            depth[s:e], hit[s:e] = _search(field, origins[s:e], directions[s:e], near[s:e], far[s:e], samples,
+                                           secant_steps, surface)
+    return RayHits(depth, hit, origins + depth[:, None] * directions)
+
+
+def surface_depth(field: Field, origins: torch.Tensor, directions: torch.Tensor, hits: RayHits,
+                  surface: SurfaceLevel = OCCUPANCY) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable depths ``(H,)`` and surface points ``(H, 3)`` of the rays that hit
+    (``hits.hit``), with DVR's implicit gradient with respect to the field's parameters,
+    the origins and the directions (module docstring). Rays whose surface is grazed
+    (``|∂f/∂p · w|`` below 1e-6 of the field's scale) get no gradient."""
+    o, w = origins[hits.hit], directions[hits.hit]
+    d0 = hits.depth[hits.hit].detach()
+    p0 = (o.detach() + d0[:, None] * w.detach()).requires_grad_(True)
+    with torch.enable_grad():
+        value = surface.signed(field(p0))
+        grad_p, = torch.autograd.grad(value.sum(), p0)
+    slope = (grad_p * w.detach()).sum(-1)  # ∂f/∂d at the surface: > 0 when entering
+    slope = torch.where(slope.abs() > 1e-6, slope, torch.full_like(slope, float("inf")))
+    # value(θ) evaluated at the moving point o + d0 w, so o and w get their gradient too
+    moving = surface.signed(field(o + d0[:, None] * w))
+    depth = d0 - (moving - moving.detach()) / slope.detach() - value.detach() / slope.detach()
+    return depth, o + depth[:, None] * w
+
+
+def unrolled_surface_depth(field: Field, origins: torch.Tensor, directions: torch.Tensor, near, far, *,
+                           samples: int = SAMPLES, secant_steps: int = SECANT_STEPS,
+                           surface: SurfaceLevel = OCCUPANCY) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same search as :func:`find_surface` with autograd through every field
+    evaluation and secant step (no chunking): ``(depth (R,), hit (R,))``. The reference
+    for :func:`surface_depth` and the memory baseline."""
+    _check_rays(origins, directions)
+    rays = origins.shape[0]
+    return _search(field, origins, directions, _as_per_ray(near, rays, origins), _as_per_ray(far, rays, origins),
+                   samples, secant_steps, surface)
+
+
+def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Run ``fn()`` and count the bytes of every tensor autograd saves for backward
+    (``torch.autograd.graph.saved_tensors_hooks``; a tensor saved twice counts twice, as
+    it may be kept twice). Returns ``(fn's result, bytes)``."""
+    total = 0
+
+    def pack(tensor: torch.Tensor):
+        nonlocal total
+        total += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = fn()
+    return out, total
