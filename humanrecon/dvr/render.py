@@ -26,19 +26,19 @@ DEPTH_NEAR_GREY, DEPTH_FAR_GREY = 0.15, 0.85
 
 def _surface_shading(model, points: torch.Tensor, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Texture colour ``(H, 3)`` in [0, 1] and unit normals ``(H, 3)`` at world surface
-    ``points (H, 3)``, ``chunk`` points at a time, without a graph."""
+    ``points (H, 3)``, ``chunk`` points at a time (call under ``torch.no_grad``)."""
     colors, normals = [], []
     for s in range(0, points.shape[0], chunk):
         p = points[s:s + chunk]
-        with torch.no_grad():
-            colors.append(model.color(p))
-        normals.append(model.normals(p).detach())
+        colors.append(model.color(p))
+        normals.append(model.normals(p).detach())  # its own enable_grad: a gradient, no graph kept
     if not colors:
         empty = points.new_zeros(0, 3)
         return empty, empty
     return torch.cat(colors), torch.cat(normals)
 
 
+@torch.no_grad()
 def render_rays(model, origins: torch.Tensor, directions: torch.Tensor, *, background: float = 1.0,
                 samples: int = RENDER_SAMPLES, secant_steps: int = SECANT_STEPS,
                 chunk: int = CHUNK_RAYS) -> dict[str, torch.Tensor]:
