@@ -95,7 +95,7 @@ def add_parser(sub) -> None:
     actions.required = True
     # --- place of ``add_train_parser(actions)`` (the ``train`` action; not written yet) ---
     p = actions.add_parser("render", help="one camera of a dataset split: colour | normals | depth in one PNG")
-    p.add_argument("run", help="run folder from 'humanrecon dvr train' (holds dvr.pt)")
+    p.add_argument("run", help="run folder holding dvr.pt (a DVRModel saved by humanrecon.dvr.train.train_dvr; the 'dvr train' command is not built yet)")
     p.add_argument("--view", type=int, required=True, help="camera index in the split")
     p.add_argument("--split", default="test")
     p.add_argument("--dataset", default=None, help="dataset folder (default: the one the run was trained on)")
@@ -104,7 +104,7 @@ def add_parser(sub) -> None:
     _add_common(p)
     p.set_defaults(func=render)
     p = actions.add_parser("mesh", help="extract the surface of a trained run as a mesh")
-    p.add_argument("run", help="run folder from 'humanrecon dvr train' (holds dvr.pt)")
+    p.add_argument("run", help="run folder holding dvr.pt (a DVRModel saved by humanrecon.dvr.train.train_dvr; the 'dvr train' command is not built yet)")
     p.add_argument("--out", required=True, help="mesh file (.ply, .obj, ...)")
     p.add_argument("--resolution", type=int, default=MESH_RESOLUTION, help="grid cells per axis")
     p.add_argument("--initial-resolution", type=int, default=INITIAL_RESOLUTION,
