@@ -1,6 +1,6 @@
 """The ``humanrecon`` command line: one console script with a sub-command per subsystem.
 
-Each subsystem's module here (``body``, ``fit``, ``implicit``, ``nerf``, ``splat``, ``views``,
+Each subsystem's module here (``body``, ``fit``, ``implicit``, ``nerf``, ``splat``, ``dvr``, ``views``,
 ``info``) exposes ``add_parser(subparsers)``; commands parse arguments, check every
 output before any work, and call the library. Heavy modules (torch, open3d, cv2) are
 imported inside the commands, so ``humanrecon --help`` stays fast. Every error the

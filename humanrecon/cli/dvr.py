@@ -1,13 +1,15 @@
-"""``humanrecon dvr render | mesh``: argument parsing and files only; the work is in
-:mod:`humanrecon.dvr.render` and :mod:`humanrecon.dvr.evaluate`."""
+"""``humanrecon dvr train | render | mesh``: argument parsing and files only; the work is
+in :mod:`humanrecon.dvr.train`, :mod:`humanrecon.dvr.render` and :mod:`humanrecon.dvr.evaluate`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, mesh_output,
-                                    png_output, select_device, write_mesh_picture)
+from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, check_resume,
+                                    mesh_output, png_output, select_device, write_mesh_picture)
+from humanrecon.dvr.config import DVRConfig
 from humanrecon.errors import InputError, MissingFileError
 
 #: defaults of ``dvr render`` and ``dvr mesh`` (the library's)
@@ -36,6 +38,39 @@ def _dataset_root(args: argparse.Namespace, checkpoint: dict) -> str:
     if not isinstance(stored, str) or not stored:
         raise InputError(f"{Path(args.run) / CHECKPOINT} does not record its dataset: pass --dataset")
     return stored
+
+
+def train(args: argparse.Namespace) -> None:
+    """Train on DATASET's train split (alpha = masks), evaluate on its test split."""
+    from humanrecon.datasets import read_views
+    from humanrecon.dvr.evaluate import evaluate_views
+    from humanrecon.dvr.train import train_dvr
+    from humanrecon.io.files import write_json
+
+    out = Path(args.out)
+    checkpoint = out / CHECKPOINT
+    check_resume(args.resume, args.overwrite, checkpoint)
+    if args.steps < 1 or (args.max_seconds is not None and args.max_seconds <= 0):
+        raise InputError(f"--steps must be >= 1 and --max-seconds > 0, got {args.steps} and {args.max_seconds}")
+    config = DVRConfig(steps=args.steps, max_seconds=args.max_seconds, rays=args.rays, samples=args.samples,
+                       lr=args.lr, hull_fraction=args.hull_fraction, seed=args.seed,
+                       device=select_device(args.device), progress=not args.quiet)
+    train_split = read_views(args.dataset, "train")
+    test_split = None if args.no_eval else read_views(args.dataset, args.eval_split)
+    renders = [] if test_split is None else [out / args.eval_split / f"{Path(n).stem}.png" for n in test_split.names]
+    check_outputs(([] if args.resume else [checkpoint]) + [out / "metrics.json"] + renders,
+                  args.overwrite or args.resume)
+    model, history = train_dvr(train_split, out, config, resume=args.resume,
+                               dataset=str(Path(args.dataset).resolve()))
+    summary = {"steps": history.steps, "train_seconds": round(history.seconds, 1),
+               "final_loss": history.losses[-1] if history.losses else None}
+    if test_split is not None:
+        metrics = evaluate_views(model, test_split, out / args.eval_split, progress=not args.quiet)
+        summary |= {"split": args.eval_split, "mask_iou": round(metrics["mask_iou"], 4),
+                    "psnr_masked": None if metrics["psnr_masked"] is None else round(metrics["psnr_masked"], 3),
+                    "psnr": round(metrics["psnr"], 3)}
+    write_json(out / "metrics.json", summary)
+    print(json.dumps(summary))
 
 
 def render(args: argparse.Namespace) -> None:
@@ -90,12 +125,29 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(sub) -> None:
     """Register ``dvr`` and its actions on the top-level sub-parser collection."""
-    dvr = sub.add_parser("dvr", help="differentiable volumetric rendering (implicit surfaces): render, mesh")
+    dvr = sub.add_parser("dvr", help="differentiable volumetric rendering (implicit surfaces): train, render, mesh")
     actions = dvr.add_subparsers(dest="dvr_command", metavar="ACTION")
     actions.required = True
-    # --- place of ``add_train_parser(actions)`` (the ``train`` action; not written yet) ---
+    p = actions.add_parser("train", help="shape and texture from posed RGBA images (alpha = mask)")
+    p.add_argument("dataset", help="folder with transforms_{train,test}.json whose PNGs carry the masks as alpha "
+                   "(e.g. from 'humanrecon views')")
+    p.add_argument("--out", required=True, help="run folder: dvr.pt, metrics.json, test renders")
+    p.add_argument("--steps", type=int, default=DVRConfig.steps)
+    p.add_argument("--max-seconds", type=float, default=DVRConfig.max_seconds,
+                   help="wall-time budget (the schedules follow it)")
+    p.add_argument("--rays", type=int, default=DVRConfig.rays, help="rays per step (at the end of the schedule)")
+    p.add_argument("--samples", type=int, default=DVRConfig.samples, help="marching samples per ray (at the end)")
+    p.add_argument("--lr", type=float, default=DVRConfig.lr)
+    p.add_argument("--hull-fraction", type=float, default=DVRConfig.hull_fraction,
+                   help="share of the budget fitting the visual hull first (0: start from a sphere)")
+    p.add_argument("--eval-split", default="test")
+    p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
+    p.add_argument("--seed", type=int, default=DVRConfig.seed)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _add_common(p)
+    p.set_defaults(func=train)
     p = actions.add_parser("render", help="one camera of a dataset split: colour | normals | depth in one PNG")
-    p.add_argument("run", help="run folder holding dvr.pt (a DVRModel saved by humanrecon.dvr.train.train_dvr; the 'dvr train' command is not built yet)")
+    p.add_argument("run", help="run folder holding dvr.pt from 'humanrecon dvr train'")
     p.add_argument("--view", type=int, required=True, help="camera index in the split")
     p.add_argument("--split", default="test")
     p.add_argument("--dataset", default=None, help="dataset folder (default: the one the run was trained on)")
@@ -104,7 +156,7 @@ def add_parser(sub) -> None:
     _add_common(p)
     p.set_defaults(func=render)
     p = actions.add_parser("mesh", help="extract the surface of a trained run as a mesh")
-    p.add_argument("run", help="run folder holding dvr.pt (a DVRModel saved by humanrecon.dvr.train.train_dvr; the 'dvr train' command is not built yet)")
+    p.add_argument("run", help="run folder holding dvr.pt from 'humanrecon dvr train'")
     p.add_argument("--out", required=True, help="mesh file (.ply, .obj, ...)")
     p.add_argument("--resolution", type=int, default=MESH_RESOLUTION, help="grid cells per axis")
     p.add_argument("--initial-resolution", type=int, default=INITIAL_RESOLUTION,

@@ -1,9 +1,39 @@
 """Differentiable volumetric rendering (DVR, Niemeyer et al. CVPR 2020): implicit surfaces
 rendered by ray marching with secant refinement, exact gradients by implicit
-differentiation (:mod:`.surface`)."""
+differentiation.
 
-from humanrecon.dvr.surface import (OCCUPANCY, SDF, RayHits, SurfaceLevel, find_surface, saved_tensor_bytes,
-                                    surface_depth, unrolled_surface_depth)
+* :mod:`.surface`: ``find_surface``, ``surface_depth`` (implicit gradient),
+  ``unrolled_surface_depth``, ``saved_tensor_bytes``
+* :mod:`.model`: ``DVRModel`` (shape network + texture field, checkpoints)
+* :mod:`.config`: ``DVRConfig``; :mod:`.train`: ``train_dvr`` (visual-hull start, DVR's losses)
+* :mod:`.render`: ``render_views``; :mod:`.evaluate`: ``evaluate_views``, ``extract_dvr_mesh``,
+  ``mesh_report``
 
-__all__ = ["OCCUPANCY", "SDF", "RayHits", "SurfaceLevel", "find_surface", "saved_tensor_bytes", "surface_depth",
-           "unrolled_surface_depth"]
+Names are loaded lazily (PEP 562), so importing the package (e.g. for the CLI's
+``--help``) does not import torch.
+"""
+
+from __future__ import annotations
+
+from humanrecon._lazy import lazy_exports
+
+_EXPORTS = {
+    "OCCUPANCY": "surface",
+    "SDF": "surface",
+    "RayHits": "surface",
+    "SurfaceLevel": "surface",
+    "find_surface": "surface",
+    "saved_tensor_bytes": "surface",
+    "surface_depth": "surface",
+    "unrolled_surface_depth": "surface",
+    "DVRModel": "model",
+    "DVRConfig": "config",
+    "train_dvr": "train",
+    "render_views": "render",
+    "evaluate_views": "evaluate",
+    "extract_dvr_mesh": "evaluate",
+    "mesh_report": "evaluate",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -18,6 +18,9 @@ class DVRConfig:
         secant_steps: secant refinement steps per ray.
         lr, lr_final_fraction: Adam rate, cosine-decayed to this fraction.
         rgb_weight, freespace_weight, occupancy_weight, eikonal_weight: loss weights.
+        hull_fraction: share of the budget spent fitting the visual hull first (0: start
+            from the sphere); hull_points: points per step then; hull_weight: weight of
+            the one-sided hull constraint afterwards (0: off).
         hidden, layers, texture_hidden, texture_layers, frequencies, init_radius,
         temperature: the model (:class:`humanrecon.dvr.model.DVRModel`).
     """
@@ -29,12 +32,15 @@ class DVRConfig:
     samples: int = 128
     samples_start: int = 64
     secant_steps: int = 8
-    lr: float = 5e-4
+    lr: float = 1e-3
     lr_final_fraction: float = 0.05
     rgb_weight: float = 1.0
     freespace_weight: float = 1.0
-    occupancy_weight: float = 1.0
+    occupancy_weight: float = 0.0
     eikonal_weight: float = 0.1
+    hull_fraction: float = 0.3
+    hull_points: int = 4096
+    hull_weight: float = 1.0
     hidden: int = 128
     layers: int = 6
     texture_hidden: int = 128

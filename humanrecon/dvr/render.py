@@ -2,7 +2,7 @@
 :func:`humanrecon.dvr.surface.find_surface`), its texture colour, depth and normal.
 
 Rays are searched only inside the model's scene box (``model.bounds``, world metres, via
-:func:`humanrecon.nerf.volume.ray_aabb`); a ray that misses the box, meets no surface in
+:func:`humanrecon.geometry.scene.ray_aabb`); a ray that misses the box, meets no surface in
 it, or starts inside the shape is a miss. Everything runs without autograd except the
 normals, which are the shape's gradient (:meth:`~humanrecon.dvr.model.DVRModel.normals`).
 """
@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from humanrecon.dvr.surface import CHUNK_RAYS, SECANT_STEPS, find_surface
 from humanrecon.errors import InputError
 from humanrecon.geometry.camera import Camera
-from humanrecon.nerf.volume import ray_aabb
+from humanrecon.geometry.scene import ray_aabb
 
 #: marching samples per ray at test time (DVR trains with 128 and renders with more)
 RENDER_SAMPLES = 256

@@ -134,11 +134,12 @@ def find_surface(field: Field, origins: torch.Tensor, directions: torch.Tensor, 
 
 
 def surface_depth(field: Field, origins: torch.Tensor, directions: torch.Tensor, hits: RayHits,
-                  surface: SurfaceLevel = OCCUPANCY) -> tuple[torch.Tensor, torch.Tensor]:
+                  surface: SurfaceLevel = OCCUPANCY, *, min_slope: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable depths ``(H,)`` and surface points ``(H, 3)`` of the rays that hit
     (``hits.hit``), with DVR's implicit gradient with respect to the field's parameters,
-    the origins and the directions (module docstring). Rays whose surface is grazed
-    (``|∂f/∂p · w|`` below 1e-6 of the field's scale) get no gradient."""
+    the origins and the directions (module docstring). Rays that graze the surface
+    (``|∂f/∂p · w| < min_slope``, field units per metre) get no gradient: the implicit
+    gradient grows as ``1 / slope`` there."""
     o, w = origins[hits.hit], directions[hits.hit]
     d0 = hits.depth[hits.hit].detach()
     p0 = (o.detach() + d0[:, None] * w.detach()).requires_grad_(True)
@@ -146,7 +147,7 @@ def surface_depth(field: Field, origins: torch.Tensor, directions: torch.Tensor,
         value = surface.signed(field(p0))
         grad_p, = torch.autograd.grad(value.sum(), p0)
     slope = (grad_p * w.detach()).sum(-1)  # ∂f/∂d at the surface: > 0 when entering
-    slope = torch.where(slope.abs() > 1e-6, slope, torch.full_like(slope, float("inf")))
+    slope = torch.where(slope.abs() >= min_slope, slope, torch.full_like(slope, float("inf")))
     # value(θ) evaluated at the moving point o + d0 w, so o and w get their gradient too
     moving = surface.signed(field(o + d0[:, None] * w))
     depth = d0 - (moving - moving.detach()) / slope.detach() - value.detach() / slope.detach()

@@ -1,6 +1,7 @@
 """Scene extent from cameras alone, for object-centric captures (cameras around an
 object, all looking at it): the point the optical axes pass closest to, and a box that
-every camera sees whole. NeRF uses it when a dataset names no box.
+every camera sees whole. NeRF uses it when a dataset names no box. Also the ray-box slab
+test (``ray_aabb``) and the visual hull of object masks (points inside it, soft membership).
 """
 
 from __future__ import annotations
@@ -95,3 +96,60 @@ def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds:
             break
     points = torch.cat(kept)[:count]
     return points if images is None else (points, torch.cat(colours)[:count])
+
+
+def visual_hull_alpha(cameras: Camera, masks: torch.Tensor, points: torch.Tensor, *,
+                      chunk: int = 16384) -> torch.Tensor:
+    """Soft visual-hull membership of world ``points (M, 3)``: the smallest mask value over
+    all views, each read bilinearly at the point's projection (sub-pixel: antialiased alpha
+    keeps the silhouette's position inside a pixel). A point behind a camera or outside
+    its frame scores 0 (masks show the whole object). ``> 0.5`` is inside the visual hull,
+    the largest shape consistent with every silhouette, so ``< 0.5`` is certainly empty.
+
+    Args:
+        cameras: ``B`` cameras (OpenCV, world-to-camera) of the masks.
+        masks: ``(B, H, W)`` foreground weights in ``[0, 1]`` (alpha), same device as points.
+        points: ``(M, 3)`` world points (metres).
+        chunk: points per batch of projections.
+    Returns:
+        ``(M,)`` values in ``[0, 1]``, dtype and device of ``points``; no gradient.
+    """
+    masks = torch.as_tensor(masks)
+    if masks.ndim != 3 or masks.shape[0] != len(cameras):
+        raise InputError(f"masks must be (B, H, W) with B = {len(cameras)} cameras, got {tuple(masks.shape)}")
+    if points.ndim != 2 or points.shape[-1] != 3:
+        raise InputError(f"points must be (M, 3), got {tuple(points.shape)}")
+    height, width = masks.shape[1:]
+    cams = cameras.to(dtype=points.dtype, device=points.device)
+    grid_masks = masks.to(points)[:, None]  # (B, 1, H, W)
+    scale = points.new_tensor([2.0 / width, 2.0 / height])
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(points), chunk):
+            chunk_points = points[s:s + chunk]
+            pixels, depth = cams.project(chunk_points.expand(len(cams), -1, -1), return_depth=True)  # (B, K, 2)
+            # pixel (u, v) with +0.5 centres -> grid_sample's [-1, 1] with align_corners=False
+            grid = (pixels * scale - 1.0)[:, :, None]  # (B, K, 1, 2)
+            values = torch.nn.functional.grid_sample(grid_masks, grid, mode="bilinear", padding_mode="zeros",
+                                                     align_corners=False)[:, 0, :, 0]  # (B, K)
+            inside_frame = (depth > 0) & (pixels >= 0).all(-1) & (pixels[..., 0] <= width) & (pixels[..., 1] <= height)
+            out.append(torch.where(inside_frame, values, torch.zeros_like(values)).amin(0))
+    return torch.cat(out) if out else points.new_zeros(0)
+
+
+def ray_aabb(origins: torch.Tensor, directions: torch.Tensor, bounds: torch.Tensor,
+             near: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Slab test of rays ``origins, directions (R, 3)`` against the box ``bounds (2, 3)``
+    (``[min, max]``, world, metres).
+
+    Returns ``t_near (R,)``, ``t_far (R,)`` (entry clamped to ``near`` ≥ 0, so rays
+    starting inside the box enter at ``near``) and ``hit (R,)`` bool (``t_far > t_near``).
+    Directions need not be unit; the ``t`` are in units of their length. Components that
+    are exactly zero are handled (the ray is parallel to that slab).
+    """
+    inv = 1.0 / torch.where(directions == 0, torch.full_like(directions, 1e-12), directions)
+    t0 = (bounds[0] - origins) * inv
+    t1 = (bounds[1] - origins) * inv
+    t_near = torch.minimum(t0, t1).amax(dim=-1).clamp_min(near)
+    t_far = torch.maximum(t0, t1).amin(dim=-1)
+    return t_near, t_far, t_far > t_near

@@ -17,6 +17,8 @@ from typing import Callable
 
 import torch
 
+from humanrecon.geometry.scene import ray_aabb  # noqa: F401  (re-exported: NeRF's ray-box test)
+
 
 @dataclass
 class PackedSamples:
@@ -44,24 +46,6 @@ class PackedSamples:
     def select(self, mask: torch.Tensor) -> "PackedSamples":
         """The samples where ``mask (S,)`` is True (order kept)."""
         return PackedSamples(self.ray_indices[mask], self.t_starts[mask], self.t_ends[mask], self.n_rays)
-
-
-def ray_aabb(origins: torch.Tensor, directions: torch.Tensor, bounds: torch.Tensor,
-             near: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Slab test of rays ``origins, directions (R, 3)`` against the box ``bounds (2, 3)``
-    (``[min, max]``, world, metres).
-
-    Returns ``t_near (R,)``, ``t_far (R,)`` (entry clamped to ``near`` ≥ 0, so rays
-    starting inside the box enter at ``near``) and ``hit (R,)`` bool (``t_far > t_near``).
-    Directions need not be unit; the ``t`` are in units of their length. Components that
-    are exactly zero are handled (the ray is parallel to that slab).
-    """
-    inv = 1.0 / torch.where(directions == 0, torch.full_like(directions, 1e-12), directions)
-    t0 = (bounds[0] - origins) * inv
-    t1 = (bounds[1] - origins) * inv
-    t_near = torch.minimum(t0, t1).amax(dim=-1).clamp_min(near)
-    t_far = torch.maximum(t0, t1).amin(dim=-1)
-    return t_near, t_far, t_far > t_near
 
 
 def march_rays(origins: torch.Tensor, directions: torch.Tensor, bounds: torch.Tensor, step: float, *,

@@ -24,7 +24,7 @@ from humanrecon.dvr.model import DVRModel
 from humanrecon.dvr.render import depth_image, normal_image, render_rays, render_views
 from humanrecon.geometry import Camera
 from humanrecon.geometry.camera import intrinsics_from_fov
-from humanrecon.nerf.volume import ray_aabb
+from humanrecon.geometry.scene import ray_aabb
 
 BOX = [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]
 TINY = {"hidden": 32, "layers": 2, "texture_hidden": 16, "texture_layers": 1, "frequencies": 2}

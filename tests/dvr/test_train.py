@@ -1,0 +1,151 @@
+"""DVR training end to end on a small analytic scene, its CLI, and bad input.
+
+Oracle: a sphere of known radius rendered by the shared view maker (RGBA, alpha = mask);
+after a short run the extracted surface must lie on that sphere and the held-out
+silhouettes must match the true ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from humanrecon.cli import main
+from humanrecon.datasets import make_views, read_views
+from humanrecon.dvr import train as dvr_train
+from humanrecon.dvr.config import DVRConfig
+from humanrecon.dvr.evaluate import evaluate_views, extract_dvr_mesh
+from humanrecon.dvr.model import CHECKPOINT, DVRModel
+from humanrecon.errors import InputError, TrainingDivergedError
+from humanrecon.geometry.scene import visual_hull_alpha
+
+RADIUS, CENTRE = 0.5, np.array([0.05, -0.02, 0.03])
+SMALL = {"hidden": 64, "layers": 4, "texture_hidden": 32, "texture_layers": 2, "frequencies": 4}
+
+
+def _config(**changes) -> DVRConfig:
+    settings = dict(steps=160, rays=512, rays_start=256, samples=48, samples_start=32, lr=1e-3, hull_fraction=0.4,
+                    checkpoint_every=0, progress=False, **SMALL)
+    settings.update(changes)
+    return DVRConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def sphere_views(tmp_path_factory):
+    """24 training and 4 test views (32 x 32) of a coloured sphere of radius 0.5 m."""
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=RADIUS)
+    vertices = np.asarray(sphere.vertices) + CENTRE
+    colours = 0.5 + 0.4 * np.asarray(sphere.vertices) / RADIUS
+    root = tmp_path_factory.mktemp("sphere_views")
+    make_views(vertices, np.asarray(sphere.faces), colours, root, views=24, size=32, val=0, test=4, seed=1,
+               supersample=2, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(sphere_views, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dvr_run")
+    torch.set_num_threads(2)
+    model, history = dvr_train.train_dvr(read_views(sphere_views, "train"), out, _config())
+    return model, history, out
+
+
+def test_training_recovers_the_sphere(trained, sphere_views):
+    model, history, out = trained
+    assert history.steps == 160 and (out / CHECKPOINT).is_file()
+    vertices, _ = extract_dvr_mesh(model, 64, initial_resolution=16)
+    distance = np.abs(np.linalg.norm(vertices - CENTRE, axis=1) - RADIUS)
+    # one training pixel is ~2 cm at the sphere here
+    assert distance.mean() < 0.01 and distance.max() < 0.04
+    metrics = evaluate_views(model, read_views(sphere_views, "test"), samples=64, progress=False)
+    assert metrics["mask_iou"] > 0.93
+    assert metrics["psnr_masked"] > 18
+
+
+def test_resume_continues_the_run(trained, sphere_views, tmp_path):
+    _, _, out = trained
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / CHECKPOINT).write_bytes((out / CHECKPOINT).read_bytes())
+    model, history = dvr_train.train_dvr(read_views(sphere_views, "train"), run, _config(steps=170), resume=True)
+    saved = torch.load(run / CHECKPOINT, weights_only=True)
+    assert history.steps == 10 and saved["step"] == 170
+
+
+def test_visual_hull_alpha_of_the_sphere(sphere_views):
+    split = read_views(sphere_views, "train")
+    directions = torch.nn.functional.normalize(torch.randn(400, 3, generator=torch.Generator().manual_seed(0)), dim=-1)
+    centre = torch.as_tensor(CENTRE, dtype=torch.float32)
+    inner = visual_hull_alpha(split.cameras, split.alpha, centre + 0.9 * RADIUS * directions)
+    outer = visual_hull_alpha(split.cameras, split.alpha, centre + 1.1 * RADIUS * directions)
+    # 24 views of a sphere: its hull is within a few per cent of it
+    assert (inner > 0.5).float().mean() == 1.0
+    assert (outer > 0.5).float().mean() < 0.1
+
+
+def _split_like(split, **changes):
+    values = {"images": split.images, "alpha": split.alpha, "cameras": split.cameras, "names": split.names,
+              "root": split.root, "split": split.split, "bounds": split.bounds}
+    values.update(changes)
+    return type(split)(**values)
+
+
+def test_images_without_masks_are_refused(sphere_views, tmp_path):
+    split = read_views(sphere_views, "train")
+    with pytest.raises(InputError, match="no masks"):
+        dvr_train.train_dvr(_split_like(split, alpha=torch.ones_like(split.alpha)), tmp_path, _config())
+    assert not (tmp_path / CHECKPOINT).exists()
+
+
+def test_empty_masks_are_refused(sphere_views, tmp_path):
+    split = read_views(sphere_views, "train")
+    with pytest.raises(InputError, match="empty"):
+        dvr_train.train_dvr(_split_like(split, alpha=torch.zeros_like(split.alpha)), tmp_path, _config())
+
+
+def test_cameras_that_miss_the_box_are_refused(sphere_views, tmp_path):
+    split = read_views(sphere_views, "train")
+    far_box = torch.tensor([[50.0, 50.0, 50.0], [51.0, 51.0, 51.0]])
+    with pytest.raises(InputError, match="do not see the scene"):
+        dvr_train.train_dvr(_split_like(split, bounds=far_box), tmp_path, _config())
+
+
+def test_masks_without_a_common_hull_are_refused(sphere_views, tmp_path):
+    split = read_views(sphere_views, "train")
+    alpha = torch.zeros_like(split.alpha)
+    alpha[:, :4, :4] = 1.0  # a corner of every image: no point of the box projects into all of them
+    with pytest.raises(InputError, match="no visual hull"):
+        dvr_train.train_dvr(_split_like(split, alpha=alpha), tmp_path, _config())
+
+
+def test_a_diverging_run_stops_with_the_last_checkpoint(sphere_views, tmp_path, monkeypatch):
+    real = dvr_train.dvr_losses
+
+    def poisoned(*args, **kwargs):
+        loss, parts = real(*args, **kwargs)
+        return loss * math.nan, parts
+
+    monkeypatch.setattr(dvr_train, "dvr_losses", poisoned)
+    with pytest.raises(TrainingDivergedError, match=CHECKPOINT):
+        dvr_train.train_dvr(read_views(sphere_views, "train"), tmp_path, _config(steps=12, hull_fraction=0.5,
+                                                                                  checkpoint_every=3))
+    model, saved = DVRModel.load(tmp_path / CHECKPOINT)
+    assert saved["step"] == 6 and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_cli_train_render_mesh(sphere_views, tmp_path):
+    out = tmp_path / "run"
+    assert main(["dvr", "train", str(sphere_views), "--out", str(out), "--steps", "8", "--rays", "128",
+                 "--samples", "32", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 8 and 0.0 <= metrics["mask_iou"] <= 1.0
+    assert len(list((out / "test").glob("*.png"))) == 4
+    # refuses to overwrite the run without --overwrite, and names it
+    assert main(["dvr", "train", str(sphere_views), "--out", str(out), "--steps", "8", "--quiet"]) == 2
+    assert main(["dvr", "render", str(out), "--view", "1", "--out", str(tmp_path / "v.png"), "--quiet"]) == 0
+    assert (tmp_path / "v.png").is_file()
