@@ -60,6 +60,10 @@ def test_flag_defaults_are_the_library_defaults():
     nerf = _subparser(parser, "nerf", "train")
     for dest in ("steps", "max_seconds", "samples_per_batch", "lr", "seed"):
         assert _default(nerf, dest) == getattr(NerfConfig, dest), dest
+    dvr = _subparser(parser, "dvr", "train")
+    from humanrecon.dvr.config import DVRConfig
+    for dest in ("steps", "max_seconds", "rays", "samples", "lr", "hull_fraction", "seed"):
+        assert _default(dvr, dest) == getattr(DVRConfig, dest), dest
     fit = _subparser(parser, "fit")
     smplify = inspect.signature(SMPLify.__init__).parameters
     assert _default(fit, "optimizer") == smplify["optimizer"].default
