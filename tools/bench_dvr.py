@@ -74,7 +74,7 @@ def bench_memory(split, rays: int, samples: int, secant_steps: int, device: str)
         return depth
 
     def unrolled():
-        depth, hit = unrolled_surface_depth(model.sdf, o, d, near, far, samples=samples, secant_steps=secant_steps,
+        depth, _ = unrolled_surface_depth(model.sdf, o, d, near, far, samples=samples, secant_steps=secant_steps,
                                             surface=SDF)
         return depth[hits.hit]
 
