@@ -14,7 +14,8 @@ One JSON line per measurement:
   default level, as ``humanrecon nerf mesh``; both by the shared extractor at 256³)
   against the true body (``humanrecon.geometry.metrics.mesh_metrics``, 100k samples, exact
   point-to-surface distances; Chamfer-L1 = mean of accuracy and completeness, in mm), and
-  the 20 test views: mask IoU (DVR: the rays that hit; NeRF: rendered opacity > 0.5;
+  the 20 test views: mask IoU (DVR: the rays that hit, 256 samples per ray inside the
+  model's occupied box, as ``humanrecon dvr render``; NeRF: rendered opacity > 0.5;
   against true alpha > 0.5, all pixels of all views pooled) and PSNR over the pixels of
   the true mask only (both renderings over white against the truth over white: the body
   fills ~10 % of each frame, so a whole-image PSNR would mostly score background).

@@ -3,10 +3,10 @@ rendered by ray marching with secant refinement, exact gradients by implicit
 differentiation.
 
 * :mod:`.surface`: ``find_surface``, ``surface_depth`` (implicit gradient),
-  ``unrolled_surface_depth``, ``saved_tensor_bytes``
+  ``closest_approach``, ``unrolled_surface_depth``, ``saved_tensor_bytes``
 * :mod:`.model`: ``DVRModel`` (shape network + texture field, checkpoints)
 * :mod:`.config`: ``DVRConfig``; :mod:`.train`: ``train_dvr`` (visual-hull start, DVR's losses)
-* :mod:`.render`: ``render_views``; :mod:`.evaluate`: ``evaluate_views``, ``extract_dvr_mesh``,
+* :mod:`.render`: ``render_views``, ``occupied_box``; :mod:`.evaluate`: ``evaluate_views``, ``extract_dvr_mesh``,
   ``mesh_report``
 
 Names are loaded lazily (PEP 562), so importing the package (e.g. for the CLI's
@@ -22,6 +22,7 @@ _EXPORTS = {
     "SDF": "surface",
     "RayHits": "surface",
     "SurfaceLevel": "surface",
+    "closest_approach": "surface",
     "find_surface": "surface",
     "saved_tensor_bytes": "surface",
     "surface_depth": "surface",
@@ -29,6 +30,7 @@ _EXPORTS = {
     "DVRModel": "model",
     "DVRConfig": "config",
     "train_dvr": "train",
+    "occupied_box": "render",
     "render_views": "render",
     "evaluate_views": "evaluate",
     "extract_dvr_mesh": "evaluate",

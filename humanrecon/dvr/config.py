@@ -18,9 +18,13 @@ class DVRConfig:
         secant_steps: secant refinement steps per ray.
         lr, lr_final_fraction: Adam rate, cosine-decayed to this fraction.
         rgb_weight, freespace_weight, occupancy_weight, eikonal_weight: loss weights.
+        silhouette_temperature_start, silhouette_temperature: metres; the free-space
+            and occupancy losses' occupancy is ``sigmoid(−f / T)``, T annealed
+            geometrically from the first to the second over the first half of the
+            rendering phase.
         hull_fraction: share of the budget spent fitting the visual hull first (0: start
             from the sphere); hull_points: points per step then; hull_weight: weight of
-            the one-sided hull constraint afterwards (0: off).
+            the guard against shape where some view's mask is certainly empty (0: off).
         hidden, layers, texture_hidden, texture_layers, frequencies, init_radius,
         temperature: the model (:class:`humanrecon.dvr.model.DVRModel`).
     """
@@ -36,9 +40,11 @@ class DVRConfig:
     lr_final_fraction: float = 0.05
     rgb_weight: float = 1.0
     freespace_weight: float = 1.0
-    occupancy_weight: float = 0.0
+    occupancy_weight: float = 1.0
+    silhouette_temperature_start: float = 0.01
+    silhouette_temperature: float = 0.001
     eikonal_weight: float = 0.1
-    hull_fraction: float = 0.3
+    hull_fraction: float = 0.1
     hull_points: int = 4096
     hull_weight: float = 1.0
     hidden: int = 128

@@ -133,6 +133,50 @@ def find_surface(field: Field, origins: torch.Tensor, directions: torch.Tensor, 
     return RayHits(depth, hit, origins + depth[:, None] * directions)
 
 
+def closest_approach(field: Field, origins: torch.Tensor, directions: torch.Tensor, near, far, *,
+                     samples: int = 64, refine: int = 16, surface: SurfaceLevel = OCCUPANCY,
+                     generator: torch.Generator | None = None, chunk: int = CHUNK_RAYS) -> torch.Tensor:
+    """Depth ``(R,)`` (metres along unit directions) of the point of each ray that is most
+    inside the surface (largest ``surface.signed``: for a distance, the ray's closest
+    approach to the shape; for a ray that crosses it, its deepest point), without gradients.
+
+    ``samples`` stratified depths in ``[near, far]`` (one uniform draw per stratum from
+    ``generator``; exactly the stratum centres when ``generator`` is None), then ``refine``
+    uniform depths within one stratum either side of the best. This is where DVR's
+    occupancy loss (rays inside a mask that miss) and free-space loss (rays outside a
+    mask) act: moving the surface where the ray passes nearest to it, not at an arbitrary
+    point of the ray, which would grow or carve a blob there.
+    """
+    _check_rays(origins, directions)
+    if samples < 1 or refine < 0:
+        raise InputError(f"need samples >= 1 and refine >= 0, got {samples}, {refine}")
+    rays = origins.shape[0]
+    near, far = _as_per_ray(near, rays, origins), _as_per_ray(far, rays, origins)
+    width = (far - near) / samples
+    if generator is None:
+        offsets = torch.full((rays, samples), 0.5, dtype=origins.dtype, device=origins.device)
+    else:
+        offsets = torch.rand(rays, samples, generator=generator).to(origins)
+    depth = near[:, None] + width[:, None] * (torch.arange(samples, device=origins.device) + offsets)
+
+    def most_inside(candidates: torch.Tensor) -> torch.Tensor:  # (R, K) depths -> (R,)
+        best = []
+        for s in range(0, rays, chunk):
+            d = candidates[s:s + chunk]
+            points = origins[s:s + chunk, None] + d[..., None] * directions[s:s + chunk, None]
+            values = surface.signed(field(points.reshape(-1, 3))).reshape(d.shape)
+            best.append(d.gather(1, values.argmax(1, keepdim=True))[:, 0])
+        return torch.cat(best) if best else near.clone()
+
+    with torch.no_grad():
+        best = most_inside(depth)
+        if refine:
+            spread = torch.linspace(-1.0, 1.0, refine, dtype=origins.dtype, device=origins.device)
+            best = most_inside(torch.minimum(torch.maximum(best[:, None] + width[:, None] * spread, near[:, None]),
+                                             far[:, None]))
+    return best
+
+
 def surface_depth(field: Field, origins: torch.Tensor, directions: torch.Tensor, hits: RayHits,
                   surface: SurfaceLevel = OCCUPANCY, *, min_slope: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable depths ``(H,)`` and surface points ``(H, 3)`` of the rays that hit

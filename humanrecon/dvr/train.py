@@ -1,24 +1,31 @@
 """Train DVR (shape and texture) from posed images and masks (a Blender-format dataset:
 the alpha channel is the mask) with the shared training loop.
 
-Each step draws ``rays`` random pixels of the training images, finds where each ray meets
-the current surface (:func:`humanrecon.dvr.surface.find_surface`) and applies DVR's losses:
+Each step draws rays of the training images and applies DVR's losses:
 
-* **RGB** (rays inside the mask that hit): L1 between the texture field at the surface
+* **RGB** (rays inside the mask that hit the surface, found by
+  :func:`humanrecon.dvr.surface.find_surface`): L1 between the texture field at the surface
   point and the pixel; the surface point carries the implicit gradient
   (:func:`~humanrecon.dvr.surface.surface_depth`), so colour errors move the shape too
   (except on grazing rays, cosine < ``GRAZING_SLOPE``, where that gradient blows up).
-* **free space** (rays outside the mask): binary cross-entropy pushing the occupancy
-  down at the surface point they hit, and at one random point of every such ray.
-* **occupancy** (rays inside the mask that miss): pushes the occupancy up at the point of
-  the ray the masks most agree is inside (highest soft hull value of 32 samples; rays
-  where no sample reaches ``MIN_HULL_AGREEMENT`` are skipped). **Off by default**
-  (``occupancy_weight = 0``): on the body views it grew blobs (4-minute runs: Chamfer-L1
-  22.5 mm with it at weight 1, 12.5 mm without); the hull term below covers its job.
+* **free space** (rays outside the mask) and **occupancy** (rays inside the mask):
+  binary cross-entropy of the occupancy ``sigmoid(−f / T)`` against the mask at the point
+  where the ray passes nearest the shape, or deepest inside it
+  (:func:`~humanrecon.dvr.surface.closest_approach`). That is where a wrong silhouette
+  is fixed: an outside ray that hits is carved where it is deepest, an inside ray that
+  misses grows the shape where it passes closest (DVR drew the point at random along
+  the ray; that grew blobs here). Rays inside the mask that already hit score ~0 unless
+  they graze the surface, which keeps the two sides balanced (with misses only, the
+  silhouettes came out a fraction of a pixel too thin). ``T`` anneals from
+  ``silhouette_temperature_start`` to ``silhouette_temperature`` (metres) over the first
+  half of the rendering phase, as IDR's mask loss does: broad gradients first, then a
+  sharp silhouette.
 * **eikonal** ``(|∇f| − 1)²`` at hull and box points, keeping the shape value a distance
-  (better secant steps and normals); not in the paper, which used occupancy.
-* **hull**: binary cross-entropy of the occupancy against the soft visual hull at 1,024
-  points per step (below), ``hull_weight``.
+  (better secant steps, closest approaches and normals); not in the paper, which used
+  occupancy.
+* **hull guard**: binary cross-entropy pushing the occupancy to 0 at points that some
+  view sees more than ``HullTargets.OUTSIDE_DILATION`` pixels outside its mask (catches
+  floaters anywhere in the box), ``hull_weight``.
 
 **Visual-hull start** (the first ``hull_fraction`` of the budget): before any rendering,
 the shape is fitted in 3D to the soft visual hull of the masks
@@ -26,14 +33,15 @@ the shape is fitted in 3D to the soft visual hull of the masks
 all views) by binary cross-entropy on points in the box, inside the hull and around its
 boundary, plus the eikonal term. It replaces DVR's slow growth from a sphere (from a
 sphere, 3 minutes of DVR's losses alone reached a mask IoU of 0.03 here) with a shape that
-already has the right silhouettes; the hull term then keeps it while the images refine
-shape and texture. The hull is a superset of the object (it misses concavities) and,
-read bilinearly at 128², thins parts narrower than about a pixel (fingers).
+already has roughly the right silhouettes. The hull is only a start: read bilinearly at
+128², it thins parts narrower than about a pixel, which the ray losses then restore.
 
-Rays are drawn half from inside the masks and half from outside (the subject covers a
-small part of each frame). DVR's sparse-to-dense schedule: rays per step and samples per
-ray grow over the first half of the rendering phase. No depth loss (the synthetic datasets carry no depth maps). Rays are intersected with the
-scene box (:func:`humanrecon.geometry.scene.dataset_bounds`); the search runs within it.
+Rays: half from the band of pixels within ``BAND_PIXELS`` of a mask edge (where
+silhouettes are decided), a quarter from the rest of the masks, a quarter from the
+rest of the background; each is searched only inside the hull's bounding box grown by
+``HullTargets.BOX_MARGIN``. DVR's sparse-to-dense schedule: rays per step and samples per
+ray grow over the first half of the rendering phase. No depth loss (the synthetic
+datasets carry no depth maps).
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ import torch.nn.functional as F
 
 from humanrecon.dvr.config import DVRConfig
 from humanrecon.dvr.model import CHECKPOINT, DVRModel
-from humanrecon.dvr.surface import SDF, find_surface, surface_depth
+from humanrecon.dvr.surface import SDF, closest_approach, find_surface, surface_depth
 from humanrecon.errors import InputError
 from humanrecon.geometry.scene import dataset_bounds, ray_aabb, visual_hull_alpha, visual_hull_points
 from humanrecon.training import Budget, TrainingHistory, cosine_decay, train_loop
@@ -54,10 +62,10 @@ from humanrecon.training import Budget, TrainingHistory, cosine_decay, train_loo
 #: rays meeting the surface at a cosine below this (|∇f · w| of the distance-like shape
 #: value) move only the texture: their implicit gradient grows as 1 / cosine
 GRAZING_SLOPE = 0.2
-#: a missing ray's occupancy point must have at least this soft hull value
-MIN_HULL_AGREEMENT = 0.2
-#: samples along a missing ray where the occupancy loss looks for its most-inside point
-MISS_SAMPLES = 32
+#: refinement samples of each ray's closest approach (:func:`~humanrecon.dvr.surface.closest_approach`)
+CLOSEST_REFINE = 16
+#: mask edges: pixels within this many pixels of the other side form the ray pool "band"
+BAND_PIXELS = 2
 
 
 def check_masks(split) -> None:
@@ -76,19 +84,42 @@ def _schedule(start: int, end: int, done: float) -> int:
 
 class RayBatch:
     """All training rays in memory: ``origins, directions (P, 3)`` world, unit directions;
-    ``rgb (P, 3)``, ``inside (P,)`` mask; ``near, far (P,)`` where the ray is in the box,
-    ``in_box (P,)``."""
+    ``rgb (P, 3)``, ``inside (P,)`` mask; ``near, far (P,)`` where the ray is in the search
+    box (the scene box ``bounds``, which the cameras must see, until :meth:`search_within`
+    narrows it), ``in_box (P,)``; and three disjoint pools of ray indices in the box:
+    ``band`` (pixels within :data:`BAND_PIXELS` of their mask's edge, where silhouettes
+    are decided), ``inner`` and ``outer`` (the rest inside and outside the masks)."""
 
     def __init__(self, split, bounds: torch.Tensor, device: torch.device) -> None:
         origins, directions = split.cameras.rays()
         self.origins = origins.reshape(-1, 3).to(device)
         self.directions = directions.reshape(-1, 3).to(device)
         self.rgb = split.images.reshape(-1, 3).to(device)
-        self.inside = (split.alpha.reshape(-1) > 0.5).to(device)
-        self.near, self.far, self.in_box = ray_aabb(self.origins, self.directions, bounds.to(device))
-        if not bool(self.in_box.any()):
+        masks = (split.alpha > 0.5).float()[:, None]
+        self.inside = masks.reshape(-1).bool().to(device)
+        size = 2 * BAND_PIXELS + 1
+        grown = F.max_pool2d(masks, size, stride=1, padding=BAND_PIXELS)
+        shrunk = -F.max_pool2d(-masks, size, stride=1, padding=BAND_PIXELS)
+        self.edge = (grown != shrunk).reshape(-1).to(device)
+        self.search_within(bounds)
+        if not len(self.band) + len(self.inner) + len(self.outer):
             raise InputError(f"{split.root}: no camera ray of the '{split.split}' images passes through the scene "
                              f"box {bounds.tolist()}: the cameras do not see the scene")
+
+    def search_within(self, box: torch.Tensor) -> None:
+        """Search every ray only inside ``box (2, 3)`` (world metres) from now on."""
+        self.near, self.far, self.in_box = ray_aabb(self.origins, self.directions, box.to(self.origins))
+        self.band = (self.in_box & self.edge).nonzero()[:, 0]
+        self.inner = (self.in_box & self.inside & ~self.edge).nonzero()[:, 0]
+        self.outer = (self.in_box & ~self.inside & ~self.edge).nonzero()[:, 0]
+
+    def draw(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """``count`` random ray indices: half from ``band``, a quarter from each other pool
+        (an empty pool's share goes to the others)."""
+        pools = [(p, w) for p, w in ((self.band, 2), (self.inner, 1), (self.outer, 1)) if len(p)]
+        total = sum(w for _, w in pools)
+        return torch.cat([pool[torch.randint(len(pool), (count * w // total,), generator=generator).to(pool.device)]
+                          for pool, w in pools])
 
 
 class HullTargets:
@@ -100,6 +131,10 @@ class HullTargets:
     #: hull seed points; candidates tried for the boundary; spreads (metres) around each
     SEEDS, BOUNDARY_CANDIDATES = 4096, 200_000
     SEED_SPREAD, BOUNDARY_SPREADS = 0.06, (0.004, 0.015)
+    #: the search box: the seeds' bounding box grown by this (metres)
+    BOX_MARGIN = 0.1
+    #: masks are grown by this many pixels before deciding a point is certainly outside
+    OUTSIDE_DILATION = 2
 
     def __init__(self, split, bounds: torch.Tensor, device: torch.device, generator: torch.Generator) -> None:
         self.cameras = split.cameras.to(device=device)
@@ -114,6 +149,19 @@ class HullTargets:
         value = visual_hull_alpha(self.cameras, self.masks, candidates)
         boundary = candidates[(value > 0.1) & (value < 0.9)]
         self.boundary = boundary if len(boundary) else self.seeds
+        margin = self.BOX_MARGIN
+        self.box = torch.stack([torch.maximum(self.seeds.amin(0) - margin, self.bounds[0]),
+                                torch.minimum(self.seeds.amax(0) + margin, self.bounds[1])])
+        size = 2 * self.OUTSIDE_DILATION + 1
+        self.grown_masks = F.max_pool2d(self.masks[:, None], size, stride=1, padding=self.OUTSIDE_DILATION)[:, 0]
+
+    def certainly_outside(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """Of ``count`` uniform points in the scene box, those ``(M, 3)`` that some view sees
+        more than :attr:`OUTSIDE_DILATION` pixels outside its mask (empty for sure, even
+        for parts thinner than a pixel that the masks' pixel centres can miss)."""
+        box = self.bounds
+        points = box[0] + (box[1] - box[0]) * torch.rand(count, 3, generator=generator).to(box)
+        return points[visual_hull_alpha(self.cameras, self.grown_masks, points) == 0]
 
     def sample(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``points (M, 3)``: 1/4 uniform in the box, 1/4 around the hull seeds, 1/2 around
@@ -151,53 +199,36 @@ def hull_losses(model: DVRModel, hull: HullTargets, count: int, config: DVRConfi
 
 
 def dvr_losses(model: DVRModel, rays: RayBatch, index: torch.Tensor, samples: int, secant_steps: int,
-               config: DVRConfig, generator: torch.Generator,
+               config: DVRConfig, generator: torch.Generator, temperature: float,
                hull: HullTargets | None = None) -> tuple[torch.Tensor, dict]:
-    """DVR's loss on the rays ``index`` (module docstring), plus the one-sided hull
-    constraint when ``hull`` is given; returns ``(loss, parts)``."""
+    """DVR's loss on the rays ``index`` (module docstring) with the silhouette terms at
+    ``temperature`` (metres), plus the guard against shape outside the hull when ``hull``
+    is given; returns ``(loss, parts)``."""
     index = index[rays.in_box[index]]
     o, d = rays.origins[index], rays.directions[index]
     near, far, inside = rays.near[index], rays.far[index], rays.inside[index]
-    hits = find_surface(model.sdf, o, d, near, far, samples=samples, secant_steps=secant_steps, surface=SDF)
     zero = o.new_zeros(())
     parts = {"rgb": zero, "freespace": zero, "occupancy": zero, "eikonal": zero, "hull": zero}
-    colour_rays = hits.hit & inside
-    if colour_rays.any():
-        selected = type(hits)(hits.depth[colour_rays], torch.ones_like(hits.depth[colour_rays], dtype=torch.bool),
-                              hits.points[colour_rays])
-        _, points = surface_depth(model.sdf, o[colour_rays], d[colour_rays], selected, SDF,
-                                  min_slope=GRAZING_SLOPE)
-        parts["rgb"] = (model.color(points) - rays.rgb[index][colour_rays]).abs().mean()
-    outside = ~inside
-    free_points = [hits.points[hits.hit & outside]]
-    if outside.any():
-        t = torch.rand(int(outside.sum()), generator=generator).to(o)
-        free_points.append(o[outside] + (near[outside] + t * (far[outside] - near[outside]))[:, None] * d[outside])
-    free_points = torch.cat(free_points)
-    if len(free_points):
-        logits = model.occupancy_logits(free_points.detach())
-        parts["freespace"] = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
-    missed = inside & ~hits.hit
-    if missed.any():
-        steps = torch.linspace(0, 1, MISS_SAMPLES, dtype=o.dtype, device=o.device)
-        depths = near[missed, None] + (far - near)[missed, None] * steps
-        candidates = o[missed, None] + depths[..., None] * d[missed, None]
-        with torch.no_grad():
-            if hull is not None:  # the point the masks most agree is inside (none: the ray is skipped)
-                agreement, best = visual_hull_alpha(hull.cameras, hull.masks, candidates.reshape(-1, 3)) \
-                    .reshape(depths.shape).max(1)
-                usable = agreement > MIN_HULL_AGREEMENT
-            else:  # the point the shape finds most nearly inside
-                best = model.sdf(candidates.reshape(-1, 3)).reshape(depths.shape).argmin(1)
-                usable = torch.ones_like(best, dtype=torch.bool)
-        points = candidates[torch.arange(len(best)), best][usable]
+    hits = find_surface(model.sdf, o[inside], d[inside], near[inside], far[inside], samples=samples,
+                        secant_steps=secant_steps, surface=SDF)
+    if hits.hit.any():
+        _, points = surface_depth(model.sdf, o[inside], d[inside], hits, SDF, min_slope=GRAZING_SLOPE)
+        parts["rgb"] = (model.color(points) - rays.rgb[index][inside][hits.hit]).abs().mean()
+    # silhouettes: every ray at the point where it passes nearest the shape (deepest if it crosses)
+    depth = closest_approach(model.sdf, o, d, near, far, samples=samples // 2, refine=CLOSEST_REFINE, surface=SDF,
+                             generator=generator)
+    logits = -model.sdf(o + depth[:, None] * d) / temperature
+    missed = inside.clone()
+    missed[inside] = ~hits.hit
+    bce = F.binary_cross_entropy_with_logits(logits, inside.to(logits.dtype), reduction="none")
+    parts["freespace"] = bce[~inside].sum() / len(index)
+    parts["occupancy"] = bce[inside].sum() / len(index)
+    if hull is not None and config.hull_weight:
+        points = hull.certainly_outside(1024, generator)
         if len(points):
             logits = model.occupancy_logits(points)
-            parts["occupancy"] = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-    if hull is not None and config.hull_weight:
-        points, target = hull.sample(1024, generator)
-        parts["hull"] = F.binary_cross_entropy_with_logits(model.occupancy_logits(points), target)
-        eikonal_points = points[:256]
+            parts["hull"] = F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+        eikonal_points = torch.cat([points[:128], hull.sample(128, generator)[0]])
     else:
         box = model.bounds
         eikonal_points = box[0] + (box[1] - box[0]) * torch.rand(256, 3, generator=generator).to(o)
@@ -206,7 +237,7 @@ def dvr_losses(model: DVRModel, rays: RayBatch, index: torch.Tensor, samples: in
     loss = config.rgb_weight * parts["rgb"] + config.freespace_weight * parts["freespace"] \
         + config.occupancy_weight * parts["occupancy"] + config.eikonal_weight * parts["eikonal"] \
         + config.hull_weight * parts["hull"]
-    return loss, {k: float(v.detach()) for k, v in parts.items()} | {"hit_share": float(hits.hit.float().mean())}
+    return loss, {k: float(v.detach()) for k, v in parts.items()} | {"miss": float(missed.sum()) / max(int(inside.sum()), 1)}
 
 
 def train_dvr(split, out_dir: str | Path, config: DVRConfig | None = None, *, resume: bool = False,
@@ -238,9 +269,9 @@ def train_dvr(split, out_dir: str | Path, config: DVRConfig | None = None, *, re
     if saved is not None and "optimizer" in saved:
         optimizer.load_state_dict(saved["optimizer"])
     rays = RayBatch(split, bounds, device)
-    inside_rays = (rays.in_box & rays.inside).nonzero()[:, 0]
-    outside_rays = (rays.in_box & ~rays.inside).nonzero()[:, 0]
     hull = HullTargets(split, bounds, device, generator) if config.hull_fraction or config.hull_weight else None
+    if hull is not None:
+        rays.search_within(hull.box)
     budget = Budget(config.steps, config.max_seconds)
     last: dict = {}
     model.train()
@@ -253,9 +284,10 @@ def train_dvr(split, out_dir: str | Path, config: DVRConfig | None = None, *, re
         done = (done - config.hull_fraction) / (1.0 - config.hull_fraction)
         count = _schedule(config.rays_start, config.rays, done)
         samples = _schedule(config.samples_start, config.samples, done)
-        index = torch.cat([pool[torch.randint(len(pool), (count // 2,), generator=generator).to(pool.device)]
-                           for pool in (inside_rays, outside_rays) if len(pool)])
-        loss, last["parts"] = dvr_losses(model, rays, index, samples, config.secant_steps, config, generator, hull)
+        start, end = config.silhouette_temperature_start, config.silhouette_temperature
+        temperature = start * (end / start) ** min(1.0, 2.0 * done)
+        loss, last["parts"] = dvr_losses(model, rays, rays.draw(count, generator), samples, config.secant_steps,
+                                         config, generator, temperature, hull)
         return loss
 
     def learning_rate(done: float) -> float:

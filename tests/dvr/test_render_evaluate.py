@@ -21,7 +21,8 @@ from humanrecon.cli import main
 from humanrecon.datasets.blender import BlenderSplit
 from humanrecon.dvr.evaluate import evaluate_views, extract_dvr_mesh, mesh_report
 from humanrecon.dvr.model import DVRModel
-from humanrecon.dvr.render import depth_image, normal_image, render_rays, render_views
+from humanrecon.dvr.render import (OCCUPIED_GRID, OCCUPIED_GROW_CELLS, depth_image, normal_image, occupied_box,
+                                   render_rays, render_views)
 from humanrecon.geometry import Camera
 from humanrecon.geometry.camera import intrinsics_from_fov
 from humanrecon.geometry.scene import ray_aabb
@@ -129,6 +130,21 @@ def test_rays_that_miss_the_box_and_cameras_inside_it():
     assert not out["hit"].any() and (out["rgb"] == 0.25).all() and (out["depth"] == 0).all()
     out = render_rays(model, torch.tensor([[0.0, 0.0, -0.95]]), torch.tensor([[0.0, 0.0, 1.0]]))
     assert out["hit"].item() and out["depth"].item() == pytest.approx(0.95 - model.sphere_radius, abs=1e-4)
+
+
+def test_occupied_box_holds_the_sphere_and_little_else():
+    model = _model(ExactSphere)
+    box = occupied_box(model)
+    r, centre = model.sphere_radius, model.centre
+    cell = (model.bounds[1] - model.bounds[0]) / OCCUPIED_GRID
+    # the sphere's bounding box is inside it, with at most the grid's margin around it
+    assert (box[0] <= centre - r).all() and (box[1] >= centre + r).all()
+    assert (box[0] >= centre - r - (OCCUPIED_GROW_CELLS + 1) * cell).all()
+    assert (box[1] <= centre + r + (OCCUPIED_GROW_CELLS + 1) * cell).all()
+    # nothing in the box: the whole bounds (rays then miss as before)
+    empty = _model()
+    empty.sdf = lambda p: p.norm(dim=-1) + 10.0
+    assert torch.equal(occupied_box(empty), empty.bounds)
 
 
 def test_depth_and_normal_pictures():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from humanrecon.dvr import OCCUPANCY, SDF, find_surface, saved_tensor_bytes, surface_depth, unrolled_surface_depth
+from humanrecon.dvr import OCCUPANCY, SDF, closest_approach, find_surface, saved_tensor_bytes, surface_depth, unrolled_surface_depth
 from humanrecon.errors import InputError
 
 
@@ -44,6 +44,31 @@ def test_sphere_depths_and_misses(surface):
     assert both.sum() > 50
     torch.testing.assert_close(hits.depth[hits.hit & true_hit], true_depth[hits.hit & true_hit], atol=1e-6, rtol=0)
     assert (hits.depth[~hits.hit] == 5.0).all()
+
+
+@pytest.mark.parametrize("surface", [SDF, OCCUPANCY])
+def test_closest_approach_is_the_point_nearest_the_sphere_centre(surface):
+    # oracle: along any ray, the point nearest a sphere's centre (t* = −o·w) is both the
+    # closest approach of a ray that misses and the deepest point of one that crosses
+    origins, directions = _rays(200, seed=3)
+    radius = 0.5
+    if surface is SDF:
+        def field(p):
+            return p.norm(dim=-1) - radius
+    else:
+        def field(p):
+            return torch.sigmoid(20 * (radius - p.norm(dim=-1)))
+    true = -(origins * directions).sum(-1)
+    gen = torch.Generator().manual_seed(0)
+    depth = closest_approach(field, origins, directions, 1.0, 5.0, samples=64, refine=64, surface=surface,
+                             generator=gen, chunk=30)
+    # 64 strata of 6.25 cm, then 64 points across two strata: within 2 mm
+    assert (depth - true).abs().max() < 2e-3
+    # a ray whose nearest point lies beyond its range: the end of the range
+    depth = closest_approach(field, origins[:3], directions[:3], 1.0, 2.0, surface=surface)
+    assert torch.allclose(depth, torch.full_like(depth, 2.0), atol=1e-3)
+    with pytest.raises(InputError, match="samples >= 1"):
+        closest_approach(field, origins, directions, 1.0, 5.0, samples=0)
 
 
 class TinyField(nn.Module):

@@ -23,6 +23,7 @@ from humanrecon.dvr.evaluate import evaluate_views, extract_dvr_mesh
 from humanrecon.dvr.model import CHECKPOINT, DVRModel
 from humanrecon.dvr.render import render_rays
 from humanrecon.errors import InputError, TrainingDivergedError
+from humanrecon.geometry.scene import dataset_bounds as split_bounds
 from humanrecon.geometry.scene import visual_hull_alpha
 
 RADIUS, CENTRE = 0.5, np.array([0.05, -0.02, 0.03])
@@ -63,10 +64,10 @@ def test_training_recovers_the_sphere(trained, sphere_views):
     vertices, _ = extract_dvr_mesh(model, 64, initial_resolution=16)
     distance = np.abs(np.linalg.norm(vertices - CENTRE, axis=1) - RADIUS)
     # one training pixel is ~2 cm at the sphere here
-    assert distance.mean() < 0.01 and distance.max() < 0.04
+    assert distance.mean() < 0.008 and distance.max() < 0.03  # measured 5.2 mm / 2.0 cm
     test = read_views(sphere_views, "test")
     metrics = evaluate_views(model, test, samples=64, progress=False)
-    assert metrics["mask_iou"] > 0.93
+    assert metrics["mask_iou"] > 0.96  # measured 0.980
     # the texture has learned the sphere's colours: at the surface points of rays inside the
     # true masks, its error is well below that of the untrained texture
     origins, directions = (x.reshape(-1, 3) for x in test.cameras.rays())
@@ -100,6 +101,37 @@ def test_visual_hull_alpha_of_the_sphere(sphere_views):
     # 24 views of a sphere: its hull is within a few per cent of it
     assert (inner > 0.5).float().mean() == 1.0
     assert (outer > 0.5).float().mean() < 0.1
+
+
+def test_certainly_outside_points_are_outside_the_sphere(sphere_views):
+    split = read_views(sphere_views, "train")
+    generator = torch.Generator().manual_seed(0)
+    hull = dvr_train.HullTargets(split, split_bounds(split), torch.device("cpu"), generator)
+    points = hull.certainly_outside(20000, generator)
+    distance = (points - torch.as_tensor(CENTRE, dtype=torch.float32)).norm(dim=-1)
+    # much of the box is empty for sure; nothing inside the sphere is called empty, and
+    # the grown masks keep a margin of ~2 pixels (2 x 3.8 cm at the sphere, 32² views)
+    assert len(points) > 5000 and distance.min() > RADIUS + 0.02
+    # the search box holds the sphere
+    assert (hull.box[0] < torch.as_tensor(CENTRE - RADIUS)).all() and (hull.box[1] > torch.as_tensor(CENTRE + RADIUS)).all()
+
+
+def test_ray_pools_split_the_rays_at_the_mask_edges(sphere_views):
+    split = read_views(sphere_views, "train")
+    rays = dvr_train.RayBatch(split, split_bounds(split), torch.device("cpu"))
+    pools = [rays.band, rays.inner, rays.outer]
+    joined = torch.cat(pools)
+    assert len(joined.unique()) == len(joined) == int(rays.in_box.sum())  # disjoint, all rays in the box
+    assert rays.inside[rays.inner].all() and not rays.inside[rays.outer].any()
+    # the band is every pixel within BAND_PIXELS (Chebyshev) of a pixel on the mask's other side
+    masks = split.alpha > 0.5
+    view, row, col = np.unravel_index(rays.band.numpy(), masks.shape)
+    b = dvr_train.BAND_PIXELS
+    for v, r, c in list(zip(view, row, col))[::50]:
+        window = masks[v, max(r - b, 0):r + b + 1, max(c - b, 0):c + b + 1]
+        assert window.any() and not window.all()
+    draw = rays.draw(400, torch.Generator().manual_seed(0))
+    assert len(draw) == 400 and torch.isin(draw, rays.band).sum() == 200
 
 
 def _split_like(split, **changes):
