@@ -26,16 +26,18 @@ def _sphere_depth(origins, directions, radius):
     return -b - disc.clamp(min=0).sqrt(), disc > 0
 
 
+def _sphere_field(surface, radius):
+    """A sphere of ``radius`` about 0: its signed distance, or a sharp occupancy."""
+    if surface is SDF:
+        return lambda p: p.norm(dim=-1) - radius
+    return lambda p: torch.sigmoid(20 * (radius - p.norm(dim=-1)))
+
+
 @pytest.mark.parametrize("surface", [SDF, OCCUPANCY])
 def test_sphere_depths_and_misses(surface):
     origins, directions = _rays(200)
     radius = 0.5
-    if surface is SDF:
-        def field(p):
-            return p.norm(dim=-1) - radius
-    else:
-        def field(p):
-            return torch.sigmoid(20 * (radius - p.norm(dim=-1)))
+    field = _sphere_field(surface, radius)
     hits = find_surface(field, origins, directions, 1.0, 5.0, samples=64, surface=surface, chunk=50)
     true_depth, true_hit = _sphere_depth(origins, directions, radius)
     grazing = (true_depth - hits.depth).abs() > 1e-6
@@ -52,12 +54,7 @@ def test_closest_approach_is_the_point_nearest_the_sphere_centre(surface):
     # closest approach of a ray that misses and the deepest point of one that crosses
     origins, directions = _rays(200, seed=3)
     radius = 0.5
-    if surface is SDF:
-        def field(p):
-            return p.norm(dim=-1) - radius
-    else:
-        def field(p):
-            return torch.sigmoid(20 * (radius - p.norm(dim=-1)))
+    field = _sphere_field(surface, radius)
     true = -(origins * directions).sum(-1)
     gen = torch.Generator().manual_seed(0)
     depth = closest_approach(field, origins, directions, 1.0, 5.0, samples=64, refine=64, surface=surface,
