@@ -43,9 +43,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from humanrecon._assets import asset_path  # noqa: E402
-from humanrecon.body import BodyModel, keypoint_map, load_model_arrays  # noqa: E402
-from humanrecon.body.random_models import random_model_arrays  # noqa: E402
+from humanrecon._assets import asset_path
+from humanrecon.body import BodyModel, keypoint_map, load_model_arrays
+from humanrecon.body.random_models import random_model_arrays
 
 
 def time_forward(fn, repeats: int) -> float:

@@ -38,15 +38,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from humanrecon.datasets import default_body, make_views, read_blender  # noqa: E402
-from humanrecon.dvr.config import DVRConfig  # noqa: E402
-from humanrecon.dvr.evaluate import extract_dvr_mesh, mask_iou, mesh_report  # noqa: E402
-from humanrecon.dvr.model import DVRModel  # noqa: E402
-from humanrecon.dvr.render import render_views  # noqa: E402
-from humanrecon.dvr.surface import (SDF, find_surface, saved_tensor_bytes, surface_depth,  # noqa: E402
+from humanrecon.datasets import default_body, make_views, read_blender
+from humanrecon.dvr.config import DVRConfig
+from humanrecon.dvr.evaluate import extract_dvr_mesh, mask_iou, mesh_report
+from humanrecon.dvr.model import DVRModel
+from humanrecon.dvr.render import render_views
+from humanrecon.dvr.surface import (SDF, find_surface, saved_tensor_bytes, surface_depth,
                                     unrolled_surface_depth)
-from humanrecon.dvr.train import train_dvr  # noqa: E402
-from humanrecon.geometry.scene import dataset_bounds, ray_aabb  # noqa: E402
+from humanrecon.dvr.train import train_dvr
+from humanrecon.geometry.scene import dataset_bounds, ray_aabb
 
 MESH_RESOLUTION = 256
 

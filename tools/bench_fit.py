@@ -47,10 +47,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from humanrecon.body import BodyModel  # noqa: E402
-from humanrecon.fitting.lgd import make_fitter  # noqa: E402
-from humanrecon.fitting.smplify import SMPLify  # noqa: E402
-from humanrecon.fitting.synthetic import (DETECTOR_FAULTS, LSP14_JOINTS, Faults, mpjpe, pa_mpjpe,  # noqa: E402
+from humanrecon.body import BodyModel
+from humanrecon.fitting.lgd import make_fitter
+from humanrecon.fitting.smplify import SMPLify
+from humanrecon.fitting.synthetic import (DETECTOR_FAULTS, LSP14_JOINTS, Faults, mpjpe, pa_mpjpe,
                                           procrustes_align, sample_subjects)
 
 TARGETS = {"library": {"pa_mpjpe_mm": 50.0, "over_100mm_share": 0.05, "seconds_per_image_batch1": 1.5,

@@ -36,11 +36,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from humanrecon.geometry.meshing import extract_mesh  # noqa: E402
-from humanrecon.geometry.metrics import mesh_metrics  # noqa: E402
-from humanrecon.geometry.sdf import sample_surface  # noqa: E402
-from humanrecon.implicit.data import fit_mesh, fit_points  # noqa: E402
-from humanrecon.implicit.train import TrainConfig  # noqa: E402
+from humanrecon.geometry.meshing import extract_mesh
+from humanrecon.geometry.metrics import mesh_metrics
+from humanrecon.geometry.sdf import sample_surface
+from humanrecon.implicit.data import fit_mesh, fit_points
+from humanrecon.implicit.train import TrainConfig
 
 TARGETS = {"body": {"sdf": {"iou": 0.95, "chamfer_l1_mm": 2.0}, "igr": {"iou": 0.95, "chamfer_l1_mm": 2.0},
                     "occ": {"iou": 0.93}}}

@@ -28,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from humanrecon.geometry.meshing import extract_mesh  # noqa: E402
+from humanrecon.geometry.meshing import extract_mesh
 
 BOUNDS = ((-0.5, -0.5, -0.5), (0.5, 0.5, 0.5))
 TARGET_RATIO = 0.15

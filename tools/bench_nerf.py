@@ -51,12 +51,12 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from humanrecon.datasets import read_blender  # noqa: E402
-from humanrecon.geometry.metrics import mesh_metrics  # noqa: E402
-from humanrecon.nerf.evaluate import FOREGROUND_OPACITY, evaluate_split, extract_density_mesh  # noqa: E402
-from humanrecon.nerf.field import NGPField, mlp  # noqa: E402
-from humanrecon.nerf.hashgrid import HashGridEncoding  # noqa: E402
-from humanrecon.nerf.train import MODEL_PRESETS, NerfConfig, train_nerf  # noqa: E402
+from humanrecon.datasets import read_blender
+from humanrecon.geometry.metrics import mesh_metrics
+from humanrecon.nerf.evaluate import FOREGROUND_OPACITY, evaluate_split, extract_density_mesh
+from humanrecon.nerf.field import NGPField, mlp
+from humanrecon.nerf.hashgrid import HashGridEncoding
+from humanrecon.nerf.train import MODEL_PRESETS, NerfConfig, train_nerf
 
 
 

@@ -34,13 +34,13 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from humanrecon.datasets import read_blender  # noqa: E402
-from humanrecon.render.novel_views import evaluate_split  # noqa: E402
-from humanrecon.splat.config import SplatConfig  # noqa: E402
-from humanrecon.splat.rasterize import rasterize  # noqa: E402
+from humanrecon.datasets import read_blender
+from humanrecon.render.novel_views import evaluate_split
+from humanrecon.splat.config import SplatConfig
+from humanrecon.splat.rasterize import rasterize
 
 sys.path.insert(0, str(ROOT / "tools"))
-from bench_nerf import ensure_dataset  # noqa: E402  (the same dataset as the NeRF benchmark)
+from bench_nerf import ensure_dataset  # the same dataset as the NeRF benchmark
 
 
 def random_scene(n: int, device: str, seed: int = 0) -> dict:

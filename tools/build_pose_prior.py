@@ -25,10 +25,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from humanrecon.body.pose_library import library_poses  # noqa: E402
-from humanrecon.fitting import mixture  # noqa: E402
-from humanrecon.fitting.priors import EverydayPosePrior, JointLimitPrior  # noqa: E402
-from humanrecon.io.files import write_bytes  # noqa: E402
+from humanrecon.body.pose_library import library_poses
+from humanrecon.fitting import mixture
+from humanrecon.fitting.priors import EverydayPosePrior, JointLimitPrior
+from humanrecon.io.files import write_bytes
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from humanrecon.cli import main  # noqa: E402
+from humanrecon.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["views", *sys.argv[1:]]))

@@ -19,10 +19,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from humanrecon.body import BodyModel  # noqa: E402
-from humanrecon.body.poses import load_pose  # noqa: E402
-from humanrecon.geometry import Camera  # noqa: E402
-from humanrecon.render import image_grid, render_mesh, save_image  # noqa: E402
+from humanrecon.body import BodyModel
+from humanrecon.body.poses import load_pose
+from humanrecon.geometry import Camera
+from humanrecon.render import image_grid, render_mesh, save_image
 
 
 def part_colors(model: BodyModel) -> np.ndarray:

@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from humanrecon.body import BodyModel  # noqa: E402
-from humanrecon.body.pose_library import POSE_LIBRARY, library_pose  # noqa: E402
-from humanrecon.geometry import Camera  # noqa: E402
-from humanrecon.render import image_grid, render_mesh, save_image  # noqa: E402
+from humanrecon.body import BodyModel
+from humanrecon.body.pose_library import POSE_LIBRARY, library_pose
+from humanrecon.geometry import Camera
+from humanrecon.render import image_grid, render_mesh, save_image
 
 #: metres covered by a tile's width and height (the tallest pose, arms up, fits)
 TILE_METRES = 2.25

@@ -30,11 +30,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from humanrecon.body import BodyModel  # noqa: E402
-from humanrecon.fitting.lgd import LGDFitter  # noqa: E402
-from humanrecon.fitting.lgd_training import LGDTrainConfig, train_lgd  # noqa: E402
-from humanrecon.fitting.synthetic import DETECTOR_FAULTS, pa_mpjpe, sample_subjects  # noqa: E402
-from humanrecon.io.files import check_outputs  # noqa: E402
+from humanrecon.body import BodyModel
+from humanrecon.fitting.lgd import LGDFitter
+from humanrecon.fitting.lgd_training import LGDTrainConfig, train_lgd
+from humanrecon.fitting.synthetic import DETECTOR_FAULTS, pa_mpjpe, sample_subjects
+from humanrecon.io.files import check_outputs
 
 VALIDATION_SEED = 500
 

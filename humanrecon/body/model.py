@@ -194,7 +194,7 @@ class BodyModel(nn.Module):
         self.num_expression_coeffs = expr_dirs.shape[-1] if expr_dirs is not None else 0
         shape_basis = betas_dirs if expr_dirs is None else np.concatenate([betas_dirs, expr_dirs], -1)
 
-        to_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)  # noqa: E731
+        to_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)
         j_reg = _as_float_array(arrays, "J_regressor", src)
         self.register_buffer("v_template", to_t(v_template))
         self.register_buffer("shapedirs", to_t(shape_basis))

@@ -105,7 +105,7 @@ class Motion:
     gender: str | None = None
 
     def __post_init__(self) -> None:
-        f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+        f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)
         self.global_orient, self.body_pose, self.transl = f32(self.global_orient), f32(self.body_pose), f32(self.transl)
         n = len(self.body_pose)
         widths = {3 * j for j in BODY_JOINTS.values()}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from humanrecon.datasets.blender import BlenderSplit, downscale_rgba, read_blender, scale_cameras, transforms_path

@@ -33,7 +33,6 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from humanrecon.body import BodyModel, keypoint_map
 from humanrecon.errors import CheckpointError, InputError

@@ -216,7 +216,7 @@ class Camera:
         if len(sizes) != 1:
             raise InputError(f"cameras must share one image size, got {sorted(sizes)}")
         w, h = sizes.pop()
-        cat = lambda name: torch.cat([getattr(c, name) for c in cameras])  # noqa: E731
+        cat = lambda name: torch.cat([getattr(c, name) for c in cameras])
         return Camera(cat("K"), cat("R"), cat("t"), w, h)
 
     def __repr__(self) -> str:

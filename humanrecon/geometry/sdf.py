@@ -20,7 +20,7 @@ open3d is imported lazily, so importing this module stays cheap.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import TYPE_CHECKING, Sequence, Union
 
 import numpy as np
 
@@ -28,7 +28,10 @@ from humanrecon._validation import is_torch, to_numpy
 from humanrecon.errors import InputError
 from humanrecon.geometry.raycasting import raycasting_scene
 
-Seed = Union[int, "np.random.Generator", "torch.Generator", None]  # noqa: F821
+if TYPE_CHECKING:  # torch only names a type here; the module itself stays light
+    import torch
+
+Seed = Union[int, "np.random.Generator", "torch.Generator", None]
 
 DEFAULT_CHUNK = 1 << 20  # points per open3d call; bounds the temporary memory
 

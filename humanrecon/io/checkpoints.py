@@ -14,10 +14,13 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from humanrecon.errors import CheckpointError, MissingFileError
 from humanrecon.io.files import write_bytes
+
+if TYPE_CHECKING:  # torch is imported inside the functions, when needed
+    import torch
 
 _PREFIX = "humanrecon-"
 
@@ -52,7 +55,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str, map_location="cpu") -> d
         raise MissingFileError(f"{path}: {kind} checkpoint not found")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch.load of arbitrary bytes raises many types
+    except Exception as exc:  # torch.load of arbitrary bytes raises many types
         raise CheckpointError(f"{path}: not a humanrecon {kind} checkpoint (torch.load failed with "
                               f"{type(exc).__name__}: not a torch file, or one holding more than tensors "
                               "and plain data)") from exc

@@ -8,7 +8,10 @@ import math
 
 from humanrecon.nerf.model import NerfModel
 # evaluation and orbits are shared by every renderer: they live in humanrecon.render
-from humanrecon.render.novel_views import FOREGROUND_OPACITY, evaluate_split, orbit_cameras, render_orbit  # noqa: F401
+from humanrecon.render.novel_views import FOREGROUND_OPACITY, evaluate_split, orbit_cameras, render_orbit
+
+__all__ = ["FOREGROUND_OPACITY", "density_level", "evaluate_split", "extract_density_mesh", "orbit_cameras",
+           "render_orbit"]
 
 
 def density_level(model: NerfModel, opacity: float = 0.5, length_fraction: float = 0.1) -> float:

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from humanrecon.geometry.scene import ray_aabb  # noqa: F401  (re-exported: NeRF's ray-box test)
+from humanrecon.geometry.scene import ray_aabb  # also re-exported as humanrecon.nerf.ray_aabb
 
 
 @dataclass

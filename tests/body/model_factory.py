@@ -17,12 +17,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 
-from humanrecon.body.random_models import (  # noqa: F401  (re-exported for the tests)
-    BODY_PARENTS,
-    VERTEX_COUNT,
-    parents_for,
-    random_model_arrays,
-)
+from humanrecon.body.random_models import parents_for, random_model_arrays
+
+# parents_for and random_model_arrays are re-exported for the tests
+__all__ = ["parents_for", "random_model_arrays", "write_npz", "write_official_pickle"]
 
 
 def write_npz(arrays: dict, path: Path) -> Path:

@@ -9,10 +9,13 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from humanrecon.body import BodyModel, Motion, read_motion
 from humanrecon.body.poses import MAX_ROTATION, MAX_TRANSLATION
-from humanrecon.errors import InputError, PoseFileError
+from humanrecon.errors import HumanreconError, InputError, PoseFileError
 from tests.body.model_factory import random_model_arrays
 
 T = 5
@@ -431,13 +434,6 @@ def test_header_claiming_a_huge_array(tmp_path, shape):
         with pytest.raises(PoseFileError, match=name.replace(".", r"\.")):
             read_motion(tmp_path / name)
 
-
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra import numpy as hnp  # noqa: E402
-
-from humanrecon.errors import HumanreconError  # noqa: E402
 
 _FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

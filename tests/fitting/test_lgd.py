@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from humanrecon._assets import asset_path, assets_dir
-from humanrecon.body import BodyModel, keypoint_map
+from humanrecon.body import BodyModel
 from humanrecon.errors import CheckpointError, InputError
 from humanrecon.fitting.lgd import LGD_ASSET, LGDFitter, LGDNetwork, load_network, make_fitter, save_network
 from humanrecon.fitting.lgd_training import (LGDTrainConfig, fitter_frame_targets, lgd_loss, make_batch,

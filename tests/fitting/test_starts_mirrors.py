@@ -107,7 +107,7 @@ def _descends(parents, joint: int, ancestor: int) -> bool:
 def test_mirror_keeps_the_projection_along_the_view():
     d, n = torch.randn(50, 3, dtype=torch.float64), torch.nn.functional.normalize(torch.randn(50, 3, dtype=torch.float64), dim=-1)
     md = mirror(d, n)
-    across = lambda v: v - (v * n).sum(-1, keepdim=True) * n  # noqa: E731
+    across = lambda v: v - (v * n).sum(-1, keepdim=True) * n
     torch.testing.assert_close(across(md), across(d))
     torch.testing.assert_close((md * n).sum(-1), -(d * n).sum(-1))
 

@@ -71,7 +71,7 @@ def test_sphere_face_normals_point_away_from_centre():
 def test_occupancy_inside_positive_gives_outward_normals(hierarchical):
     fn, volume = torus_sdf()
     eps = 0.01
-    occupancy = lambda p: torch.sigmoid(-fn(p) / eps)  # noqa: E731  probability, 0.5 on the surface
+    occupancy = lambda p: torch.sigmoid(-fn(p) / eps)  # probability, 0.5 on the surface
     mesh = extract_mesh(occupancy, BOUNDS, 64, 0.5, inside="positive", hierarchical=hierarchical,
                         initial_resolution=16).mesh
     assert mesh.is_watertight
@@ -83,7 +83,7 @@ def test_occupancy_inside_positive_gives_outward_normals(hierarchical):
 def test_binary_occupancy_including_values_at_level(level):
     """0/1 occupancy: at level 0 the outside samples equal the level (still a surface)."""
     fn, volume = sphere_sdf()
-    occupancy = lambda p: (fn(p) < 0).float()  # noqa: E731
+    occupancy = lambda p: (fn(p) < 0).float()
     mesh = extract_mesh(occupancy, BOUNDS, 64, level, inside="positive", initial_resolution=16).mesh
     assert mesh.is_watertight
     assert mesh.volume == pytest.approx(volume, rel=0.1)
@@ -191,7 +191,7 @@ def test_hierarchical_keeps_small_bump_next_to_surface(direction, radius, gap):
     d = torch.tensor(direction) / torch.linalg.norm(torch.tensor(direction))
     big, _ = sphere_sdf(centre=(0.0, 0.0, 0.0), radius=0.3)
     small, _ = sphere_sdf(centre=((0.3 + gap) * d).tolist(), radius=radius)
-    fn = lambda p: torch.minimum(big(p), small(p))  # noqa: E731
+    fn = lambda p: torch.minimum(big(p), small(p))
     dense = extract_mesh(fn, BOUNDS, 128, hierarchical=False).mesh
     hier = extract_mesh(fn, BOUNDS, 128, initial_resolution=16).mesh
     dist, _ = cKDTree(hier.vertices).query(dense.vertices)
@@ -218,13 +218,13 @@ def test_progress_bar_counts_levels_and_evaluations(capsys):
 # --------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("offset,side", [(1.0, "above"), (-1.0, "below")])
 def test_no_surface(offset, side):
-    fn = lambda p: torch.full((len(p),), offset)  # noqa: E731
+    fn = lambda p: torch.full((len(p),), offset)
     with pytest.raises(ValueError, match=f"no surface: all values are {side} level"):
         extract_mesh(fn, BOUNDS, 32, initial_resolution=8)
 
 
 def test_no_surface_when_everything_equals_level():
-    fn = lambda p: torch.zeros(len(p))  # noqa: E731
+    fn = lambda p: torch.zeros(len(p))
     with pytest.raises(ValueError, match="all values are below or equal to level 0.0 .* everything is outside"):
         extract_mesh(fn, BOUNDS, 32, inside="positive", initial_resolution=8)
 
@@ -239,7 +239,7 @@ def test_bad_bounds(bounds):
 
 def test_fn_returning_nan_is_named():
     fn, _ = sphere_sdf()
-    bad = lambda p: torch.where(p[:, 0] > 0.2, torch.nan, fn(p))  # noqa: E731
+    bad = lambda p: torch.where(p[:, 0] > 0.2, torch.nan, fn(p))
     with pytest.raises(ValueError, match=r"fn returned non-finite values \(NaN\)"):
         extract_mesh(bad, BOUNDS, 16, initial_resolution=8)
 

@@ -12,7 +12,10 @@ from humanrecon.errors import InputError
 from humanrecon.geometry.scene import look_at_centre, visible_bounds, visual_hull_points
 
 
-def ring(centre, distance=3.0, n=8, fov=math.radians(40)):
+FOV_40 = math.radians(40)
+
+
+def ring(centre, distance=3.0, n=8, fov=FOV_40):
     angles = torch.arange(n) * 2 * math.pi / n
     eyes = torch.stack([torch.cos(angles), 0.3 * torch.ones(n), torch.sin(angles)], -1) * distance
     return Camera.look_at(eyes + torch.tensor(centre), torch.tensor(centre).expand(n, 3),

@@ -14,13 +14,10 @@ import zipfile
 from io import BytesIO
 
 import numpy as np
-import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from humanrecon.errors import HumanreconError  # noqa: E402
+from humanrecon.errors import HumanreconError
 
 FUZZ_EXAMPLES = int(os.environ.get("HUMANRECON_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True,
