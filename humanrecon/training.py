@@ -1,9 +1,11 @@
 """The one training loop of humanrecon, shared by every trainer (implicit shapes, NeRF,
 and every trainer added later), and its learning-rate schedules.
 
-The contract: a trainer supplies ``step_fn(step) -> loss`` (draw a batch, run the model,
-return a scalar loss tensor), an optimiser, a schedule and optional hooks; the loop owns
-everything around that, the same way everywhere:
+The contract: a trainer supplies ``step_fn(progress) -> loss`` (draw a batch, run the
+model, return a scalar loss tensor; ``progress`` is a :class:`Progress`: the step and the
+fraction of the budget spent, so step-dependent schedules need no side channel), an
+optimiser, a schedule and optional hooks; the loop owns everything around that, the same
+way everywhere:
 
 * a budget of steps and/or wall-clock seconds (checked before each step); the schedule
   follows whichever runs out first, so a time-budgeted run still ends annealed;
@@ -55,6 +57,16 @@ def exponential_decay(base: float, progress: float, final_fraction: float) -> fl
 
 
 # --------------------------------------------------------------------------- the loop
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is when a step starts: ``step`` (0-based, counting a resumed run's
+    earlier steps) and ``fraction`` of the budget spent, in ``[0, 1]`` (steps or wall time,
+    whichever runs out first: :meth:`Budget.progress`)."""
+
+    step: int
+    fraction: float
+
+
 class TrainingHook:
     """Per-step extras of a trainer; override what you need (both default to nothing)."""
 
@@ -98,7 +110,7 @@ class Budget:
         return progress_fraction(step, self.steps, elapsed, self.max_seconds)
 
 
-def train_loop(step_fn: Callable[[int], "torch.Tensor"], optimizer, budget: Budget,
+def train_loop(step_fn: Callable[[Progress], "torch.Tensor"], optimizer, budget: Budget,
                learning_rate: Callable[[float], float], *, name: str = "training",
                save: Callable[[int, float], Path] | None = None, checkpoint_every: int = 0,
                hooks: Sequence[TrainingHook] = (), start_step: int = 0, elapsed_before: float = 0.0,
@@ -108,8 +120,9 @@ def train_loop(step_fn: Callable[[int], "torch.Tensor"], optimizer, budget: Budg
     """Run ``step_fn`` from ``start_step`` until the budget is spent.
 
     Args:
-        step_fn: ``step -> loss`` (a scalar tensor with a graph); the loop zeroes the
-            gradients before and calls ``backward()`` and ``optimizer.step()`` after.
+        step_fn: ``progress -> loss`` (a :class:`Progress`; the loss a scalar tensor with
+            a graph); the loop zeroes the gradients before and calls ``backward()`` and
+            ``optimizer.step()`` after.
         optimizer: any ``torch.optim`` optimiser; every group's ``lr`` is set each step.
         budget: steps and optional wall-time budget.
         learning_rate: ``progress in [0, 1] -> lr`` (see :meth:`Budget.progress`) for every
@@ -118,7 +131,8 @@ def train_loop(step_fn: Callable[[int], "torch.Tensor"], optimizer, budget: Budg
         name: what is trained, for the progress bar and error messages.
         save: ``(steps done, elapsed seconds) -> checkpoint path``; called every
             ``checkpoint_every`` steps (0: never in between) and once at the end.
-        hooks: per-step extras, called in order.
+        hooks: per-step extras, called in order (an exception a hook raises stops the
+            run; the checkpoints written so far stay as they are).
         start_step, elapsed_before: where a resumed run continues (steps, seconds).
         last_checkpoint: a checkpoint already on disk (a resumed run's), named if the
             loss diverges before the first new one is written.
@@ -149,7 +163,7 @@ def train_loop(step_fn: Callable[[int], "torch.Tensor"], optimizer, budget: Budg
         for hook in hooks:
             hook.before_step(step)
         optimizer.zero_grad(set_to_none=True)
-        loss = step_fn(step)
+        loss = step_fn(Progress(step, done))
         if not torch.isfinite(loss):
             where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
             raise TrainingDivergedError(f"training {name}: loss became {loss.item()} at step {step}; {where}")

@@ -34,10 +34,15 @@ def test_runs_the_budget_with_the_schedule_and_hooks():
     opt = torch.optim.SGD([weight], lr=0.0)
     seen_lr, hook = [], Recorder()
 
-    def fn(step):
+    seen_progress = []
+
+    def fn(progress):
         seen_lr.append(opt.param_groups[0]["lr"])
-        return step_fn(step)
+        seen_progress.append(progress)
+        return step_fn(progress)
     history = train_loop(fn, opt, Budget(200), lambda p: cosine_decay(0.1, p, 0.1), hooks=[hook], progress=False)
+    assert [p.step for p in seen_progress] == list(range(200))
+    assert seen_progress[100].fraction == pytest.approx(0.5)
     assert history.steps == 200 and len(history.losses) == 200
     assert seen_lr[0] == pytest.approx(0.1) and seen_lr[100] == pytest.approx(cosine_decay(0.1, 0.5, 0.1))
     torch.testing.assert_close(weight.detach(), w_true, atol=1e-3, rtol=0)  # it optimised
@@ -67,7 +72,7 @@ def test_divergence_names_the_last_good_checkpoint_and_keeps_it():
         return f"run/ck_{step}.pt"
 
     def fn(step):
-        return step_fn(step) * (float("nan") if step == 7 else 1.0)
+        return step_fn(step) * (float("nan") if step.step == 7 else 1.0)
     with pytest.raises(TrainingDivergedError, match=r"training toy: loss became nan at step 7; the last good checkpoint "
                                                       r"is run/ck_6\.pt"):
         train_loop(fn, opt, Budget(20), lambda p: 0.05, name="toy", save=save, checkpoint_every=3, progress=False)

@@ -27,7 +27,8 @@ def _load_model(run_dir: str, device: str):
     if not path.is_file():
         raise MissingFileError(f"{path}: DVR checkpoint not found ({run_dir} is not a run folder of "
                                "'humanrecon dvr train')")
-    return DVRModel.load(path, map_location=device)
+    model, checkpoint = DVRModel.restore(path, map_location=device)
+    return model.eval(), checkpoint
 
 
 def _dataset_root(args: argparse.Namespace, checkpoint: dict) -> str:

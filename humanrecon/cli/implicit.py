@@ -49,16 +49,14 @@ def train(args: argparse.Namespace) -> None:
 
 def extract(args: argparse.Namespace) -> None:
     """Extract a mesh from an implicit-shape checkpoint (and a PNG picture of it)."""
-    from humanrecon.geometry.meshing import extract_mesh
     from humanrecon.implicit.train import ImplicitShape
 
     out = mesh_output(args.out)
     png = png_output(args.png)
     check_outputs([out, png], args.overwrite)
-    shape = ImplicitShape.load(args.model).eval()
-    result = extract_mesh(shape, shape.bounds.numpy(), args.resolution, shape.level, inside=shape.inside,
-                          hierarchical=not args.dense, initial_resolution=args.initial_resolution,
-                          progress=not args.quiet)
+    shape = ImplicitShape.load(args.model)
+    result = shape.extract_mesh(args.resolution, initial_resolution=args.initial_resolution,
+                                hierarchical=not args.dense, progress=not args.quiet)
     result.save(out)
     print(f"wrote {out} ({len(result.mesh.vertices)} vertices; {result.num_evaluations} network evaluations, "
           f"{result.ratio:.3f} of a dense grid, {result.seconds:.1f} s)")

@@ -75,7 +75,7 @@ def render(args: argparse.Namespace) -> None:
     gif, sheet = out / "turntable.gif", out / "contact_sheet.png"
     views = [out / f"view_{i:03d}.png" for i in range(args.views)]
     check_outputs(views + [gif, sheet], args.overwrite)
-    model, _ = _load_model(args.run, select_device(args.device))
+    model = _load_model(args.run, select_device(args.device))
     like = _dataset(args.dataset, "train", 1).cameras
     centre = 0.5 * (model.bounds[0] + model.bounds[1]).cpu()
     frames = render_orbit(model, orbit_cameras(like, centre, args.views, args.size, args.size), progress=not args.quiet)
@@ -99,7 +99,7 @@ def mesh(args: argparse.Namespace) -> None:
     if args.level is not None and not (math.isfinite(args.level) and args.level > 0):
         raise InputError(f"--level must be a density > 0 (1/m), got {args.level}")
     check_outputs([out, png], args.overwrite)
-    model, _ = _load_model(args.run, select_device(args.device))
+    model = _load_model(args.run, select_device(args.device))
     try:
         result = extract_density_mesh(model, args.resolution, args.level, progress=not args.quiet)
     except InputError as exc:  # e.g. no surface at this level (an untrained or empty field)

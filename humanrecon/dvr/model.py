@@ -12,19 +12,18 @@ World units (metres) everywhere outside; ``bounds (2, 3)`` is the box the scene 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from humanrecon.dvr.surface import SDF, SurfaceLevel
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP
+from humanrecon.io.checkpoints import Checkpointed
 
 CHECKPOINT_KIND = "dvr"
 CHECKPOINT = "dvr.pt"
 
 
-class DVRModel(nn.Module):
+class DVRModel(Checkpointed, nn.Module):
     """Shape and texture of one scene.
 
     Args:
@@ -34,9 +33,13 @@ class DVRModel(nn.Module):
         frequencies: Fourier frequencies of both networks' inputs.
         init_radius: radius of the starting sphere, as a fraction of the half-diagonal.
         temperature: occupancy = sigmoid(−f / temperature).
+
+    Checkpoints: ``save``, ``DVRModel.load`` (eval mode), ``DVRModel.restore``
+    (:class:`~humanrecon.io.checkpoints.Checkpointed`).
     """
 
     surface: SurfaceLevel = SDF
+    checkpoint_kind = CHECKPOINT_KIND
 
     def __init__(self, bounds, hidden: int = 128, layers: int = 6, texture_hidden: int = 128,
                  texture_layers: int = 4, frequencies: int = 6, init_radius: float = 0.5,
@@ -50,6 +53,7 @@ class DVRModel(nn.Module):
         self.register_buffer("centre", bounds.mean(0))
         self.register_buffer("radius", (bounds[1] - bounds[0]).norm() / 2)
         self.temperature = temperature
+        self._occupied: torch.Tensor | None = None  # the box rendering searches (render_image)
         self.shape = ImplicitMLP(0, hidden, layers, activation="softplus", geometric_init=True,
                                  init_radius=init_radius, encoding=FourierFeatures(frequencies, 2.0))
         encoding = FourierFeatures(frequencies, 2.0)
@@ -87,18 +91,40 @@ class DVRModel(nn.Module):
             grad, = torch.autograd.grad(self.sdf(p).sum(), p)
         return grad / grad.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
-    # ------------------------------------------------------------------ files
-    def save(self, path: str | Path, **extra) -> Path:
-        """Checkpoint (settings, weights, ``extra``) through the shared helper."""
-        from humanrecon.io.checkpoints import save_checkpoint
+    def train(self, mode: bool = True) -> "DVRModel":
+        """As ``nn.Module.train``; also forgets the box that rendering searches (it is
+        recomputed from the current shape)."""
+        self._occupied = None
+        return super().train(mode)
 
-        return save_checkpoint(path, CHECKPOINT_KIND, dict(self.settings), self.state_dict(), **extra)
+    # ------------------------------------------------------------------ rendering, meshing
+    def render_image(self, camera, background: float = 1.0, samples: int | None = None) -> dict[str, torch.Tensor]:
+        """Render one camera (batch 1) by the secant surface search, inside the box the
+        shape occupies (:func:`humanrecon.dvr.render.occupied_box`, computed once per
+        eval-mode model). Returns, on the model's device: ``rgb (H, W, 3)`` over the grey
+        ``background``, ``opacity (H, W)`` (1 where the ray hits the surface, else 0),
+        ``depth (H, W)`` (metres along the ray, 0 off the surface) and ``normals (H, W, 3)``
+        (world unit normals, 0 off the surface)."""
+        from humanrecon.dvr.render import RENDER_SAMPLES, occupied_box, render_rays
 
-    @classmethod
-    def load(cls, path: str | Path, map_location="cpu") -> tuple["DVRModel", dict]:
-        """``(model in eval mode, checkpoint dict)``; :class:`CheckpointError` naming the file
-        for anything else."""
-        from humanrecon.io.checkpoints import restore_module
+        if self._occupied is None or self.training:
+            self._occupied = occupied_box(self)
+        camera = camera.to(device=self.bounds.device)
+        origins, directions = camera[0].rays()
+        h, w = camera.height, camera.width
+        out = render_rays(self, origins.reshape(-1, 3), directions.reshape(-1, 3), background=background,
+                          samples=samples or RENDER_SAMPLES, box=self._occupied)
+        return {"rgb": out["rgb"].reshape(h, w, 3), "opacity": out["hit"].reshape(h, w).to(out["rgb"].dtype),
+                "depth": out["depth"].reshape(h, w), "normals": out["normals"].reshape(h, w, 3)}
 
-        model, data = restore_module(path, CHECKPOINT_KIND, lambda s: cls(**s), map_location)
-        return model.eval(), data
+    def extract_mesh(self, resolution: int = 256, *, initial_resolution: int = 32, progress: bool = False):
+        """The zero level set of :meth:`sdf` in the scene box by the shared hierarchical
+        extractor (``resolution = initial_resolution · 2^k`` cells per axis): an
+        :class:`~humanrecon.geometry.meshing.ExtractionResult` (world metres, normals
+        outwards, closed: the box faces count as outside). ``InputError`` when the box
+        holds no surface."""
+        from humanrecon.geometry.meshing import extract_mesh
+
+        return extract_mesh(self.sdf, self.bounds.detach().cpu().numpy(), resolution, 0.0, inside="negative",
+                            initial_resolution=min(initial_resolution, resolution), device=self.bounds.device,
+                            progress=progress)

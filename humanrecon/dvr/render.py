@@ -115,19 +115,13 @@ def render_views(model, cameras: Camera, *, background: float = 1.0, samples: in
     bool (the ray hit the surface), ``depth (C, H, W)`` distance along the ray in metres
     (0 off the mask), ``normals (C, H, W, 3)`` world unit normals (0 off the mask).
     """
-    device = model.bounds.device
-    box = occupied_box(model)
     out: dict[str, list[torch.Tensor]] = {"rgb": [], "mask": [], "depth": [], "normals": []}
     for i in tqdm(range(len(cameras)), desc="render", disable=not progress, leave=False):
-        camera = cameras[i].to(device)
-        origins, directions = camera.rays()
-        shape = origins.shape[1:3]  # (H, W)
-        result = render_rays(model, origins.reshape(-1, 3), directions.reshape(-1, 3), background=background,
-                             samples=samples, box=box)
-        out["rgb"].append(result["rgb"].reshape(*shape, 3).cpu())
-        out["mask"].append(result["hit"].reshape(shape).cpu())
-        out["depth"].append(result["depth"].reshape(shape).cpu())
-        out["normals"].append(result["normals"].reshape(*shape, 3).cpu())
+        result = model.render_image(cameras[i], background, samples=samples)
+        out["rgb"].append(result["rgb"].cpu())
+        out["mask"].append(result["opacity"].cpu() > 0.5)
+        out["depth"].append(result["depth"].cpu())
+        out["normals"].append(result["normals"].cpu())
     return {key: torch.stack(values) for key, values in out.items()}
 
 

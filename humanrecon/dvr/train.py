@@ -46,7 +46,6 @@ datasets carry no depth maps).
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -57,7 +56,8 @@ from humanrecon.dvr.model import CHECKPOINT, DVRModel
 from humanrecon.dvr.surface import SDF, closest_approach, find_surface, surface_depth
 from humanrecon.errors import InputError
 from humanrecon.geometry.scene import dataset_bounds, ray_aabb, visual_hull_alpha, visual_hull_points
-from humanrecon.training import Budget, TrainingHistory, cosine_decay, train_loop
+from humanrecon.trainer import Trainer, fit
+from humanrecon.training import Progress, TrainingHistory, cosine_decay
 
 #: rays meeting the surface at a cosine below this (|∇f · w| of the distance-like shape
 #: value) move only the texture: their implicit gradient grows as 1 / cosine
@@ -240,66 +240,67 @@ def dvr_losses(model: DVRModel, rays: RayBatch, index: torch.Tensor, samples: in
     return loss, {k: float(v.detach()) for k, v in parts.items()} | {"miss": float(missed.sum()) / max(int(inside.sum()), 1)}
 
 
-def train_dvr(split, out_dir: str | Path, config: DVRConfig | None = None, *, resume: bool = False,
-              dataset: str | None = None) -> tuple[DVRModel, TrainingHistory]:
-    """Train on a :class:`~humanrecon.datasets.BlenderSplit` with masks; checkpoints go to
-    ``out_dir/dvr.pt`` (weights, optimiser, step, elapsed time, ``dataset``: recorded for
-    ``dvr render``); ``resume=True`` continues it. Returns ``(model, history)``; a NaN/inf
-    loss raises ``TrainingDivergedError`` naming the last good checkpoint.
+class DVRTrainer(Trainer):
+    """DVR's losses on a masked dataset split (module docstring), in the shape every
+    trainer shares (:class:`humanrecon.trainer.Trainer`). ``dataset``: the dataset's path,
+    recorded in checkpoints (``dvr render`` finds its cameras from it)."""
 
-    Raises:
-        InputError: images without masks, empty masks, cameras that do not see the box.
-    """
-    config = config or DVRConfig()
-    check_masks(split)
-    out_dir = Path(out_dir)
-    checkpoint = out_dir / CHECKPOINT
-    device = torch.device(config.device)
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    bounds = dataset_bounds(split)
-    start_step, elapsed = 0, 0.0
-    if resume:
-        model, saved = DVRModel.load(checkpoint, map_location=device)
-        start_step, elapsed = int(saved["step"]), float(saved["elapsed"])
-        dataset = dataset or saved.get("dataset")
-    else:
-        model, saved = DVRModel(bounds, **config.model_settings()).to(device), None
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    if saved is not None and "optimizer" in saved:
-        optimizer.load_state_dict(saved["optimizer"])
-    rays = RayBatch(split, bounds, device)
-    hull = HullTargets(split, bounds, device, generator) if config.hull_fraction or config.hull_weight else None
-    if hull is not None:
-        rays.search_within(hull.box)
-    budget = Budget(config.steps, config.max_seconds)
-    last: dict = {}
-    model.train()
+    name, checkpoint_name, model_class = "DVR", CHECKPOINT, DVRModel
 
-    def step_fn(step: int) -> torch.Tensor:
-        done = last.get("done", 0.0)  # set by learning_rate just before (steps or time, whichever runs out)
+    def __init__(self, split, config: DVRConfig, *, device: torch.device, generator: torch.Generator,
+                 model: DVRModel | None = None, dataset: str | None = None) -> None:
+        check_masks(split)
+        self.config, self.generator, self.dataset = config, generator, dataset
+        bounds = dataset_bounds(split)
+        self.model = model if model is not None else DVRModel(bounds, **config.model_settings()).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.rays = RayBatch(split, bounds, device)
+        self.hull = HullTargets(split, bounds, device, generator) if config.hull_fraction or config.hull_weight \
+            else None
+        if self.hull is not None:
+            self.rays.search_within(self.hull.box)
+        self.history = TrainingHistory()
+        self.parts: dict = {}
+
+    def step(self, progress: Progress) -> torch.Tensor:
+        config, done = self.config, progress.fraction
         if done < config.hull_fraction:
-            loss, last["parts"] = hull_losses(model, hull, config.hull_points, config, generator)
+            loss, self.parts = hull_losses(self.model, self.hull, config.hull_points, config, self.generator)
             return loss
         done = (done - config.hull_fraction) / (1.0 - config.hull_fraction)
         count = _schedule(config.rays_start, config.rays, done)
         samples = _schedule(config.samples_start, config.samples, done)
         start, end = config.silhouette_temperature_start, config.silhouette_temperature
         temperature = start * (end / start) ** min(1.0, 2.0 * done)
-        loss, last["parts"] = dvr_losses(model, rays, rays.draw(count, generator), samples, config.secant_steps,
-                                         config, generator, temperature, hull)
+        loss, self.parts = dvr_losses(self.model, self.rays, self.rays.draw(count, self.generator), samples,
+                                      config.secant_steps, config, self.generator, temperature, self.hull)
         return loss
 
-    def learning_rate(done: float) -> float:
-        last["done"] = done
-        return cosine_decay(config.lr, done, config.lr_final_fraction)
+    def learning_rate(self, fraction: float) -> float:
+        return cosine_decay(self.config.lr, fraction, self.config.lr_final_fraction)
 
-    def save(step: int, seconds: float) -> Path:
-        return model.save(checkpoint, optimizer=optimizer.state_dict(), step=step, elapsed=seconds,
-                          config=asdict(config), dataset=str(dataset) if dataset else "")
+    def postfix(self) -> dict:
+        return {k: f"{v:.3g}" for k, v in self.parts.items()}
 
-    history = train_loop(step_fn, optimizer, budget, learning_rate, name="DVR", save=save,
-                         checkpoint_every=config.checkpoint_every, start_step=start_step, elapsed_before=elapsed,
-                         last_checkpoint=checkpoint if resume else None, progress=config.progress,
-                         postfix=lambda: {k: f"{v:.3g}" for k, v in last.get("parts", {}).items()})
-    return model.eval(), history
+    def state_dict(self) -> dict:
+        return {"dataset": str(self.dataset) if self.dataset else ""}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.dataset = self.dataset or state.get("dataset") or None  # a resumed run keeps its dataset
+
+    def checkpoint_extra(self) -> dict:
+        return {"dataset": str(self.dataset) if self.dataset else ""}
+
+
+def train_dvr(split, out_dir: str | Path, config: DVRConfig | None = None, *, resume: bool = False,
+              dataset: str | None = None, hooks=()) -> tuple[DVRModel, TrainingHistory]:
+    """Train on a :class:`~humanrecon.datasets.BlenderSplit` with masks; checkpoints go to
+    ``out_dir/dvr.pt`` (weights, optimiser, step, elapsed time, random state, ``dataset``:
+    recorded for ``dvr render``); ``resume=True`` continues it exactly
+    (:func:`humanrecon.trainer.fit`). Returns ``(model in eval mode, history)``; a NaN/inf
+    loss raises ``TrainingDivergedError`` naming the last good checkpoint.
+
+    Raises:
+        InputError: images without masks, empty masks, cameras that do not see the box.
+    """
+    return fit(DVRTrainer, split, out_dir, config or DVRConfig(), resume=resume, hooks=hooks, dataset=dataset)

@@ -34,7 +34,7 @@ from humanrecon.fitting.lgd import LGDFitter, LGDNetwork, save_network
 from humanrecon.fitting.smplify import FRONT_VIEW_R
 from humanrecon.fitting.synthetic import DETECTOR_FAULTS, Faults, SyntheticSubjects, sample_subjects
 from humanrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from humanrecon.training import Budget, TrainingHistory, cosine_decay, train_loop
+from humanrecon.training import Budget, Progress, TrainingHistory, cosine_decay, train_loop
 
 #: first seed of the training subjects (benchmarks use 0, tests < 1000)
 TRAINING_SEED_BASE = 10**6
@@ -220,8 +220,8 @@ def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig |
     network.train()
     last: dict = {}
 
-    def step_fn(step: int) -> torch.Tensor:
-        batch = batch_at(step)
+    def step_fn(progress: Progress) -> torch.Tensor:
+        batch = batch_at(progress.step)
         obs = fitter.observe(batch.subjects.keypoints, batch.subjects.confidence, batch.subjects.intrinsics)
         loss, last["parts"] = lgd_loss(fitter, fitter.unroll(obs, train=True), batch)
         return loss

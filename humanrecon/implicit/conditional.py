@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from humanrecon.errors import InputError
-from humanrecon.io.checkpoints import restore_module, save_checkpoint
+from humanrecon.io.checkpoints import Checkpointed
 from humanrecon.implicit.losses import occupancy_bce
 from humanrecon.implicit.networks import OccupancyNetwork, PointNetEncoder
 from humanrecon.implicit.train import History, TrainConfig, optimize
@@ -34,7 +34,7 @@ class TrainingShape:
     queries: QuerySampler
 
 
-class PointCloudOccupancy(nn.Module):
+class PointCloudOccupancy(Checkpointed, nn.Module):
     """PointNet encoder + conditional-batch-norm occupancy decoder.
 
     ``forward(cloud (B, M, 3), points (B, N, 3)) -> logits (B, N)`` (inside where > 0).
@@ -51,16 +51,10 @@ class PointCloudOccupancy(nn.Module):
     def forward(self, cloud: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return self.decoder(points, self.encoder(cloud))
 
-    def save(self, path: str | Path) -> Path:
-        """Write settings + weights atomically (what :meth:`load` reads)."""
-        return save_checkpoint(path, "pointcloud-occupancy", dict(self.config), self.state_dict())
+    checkpoint_kind = "pointcloud-occupancy"
 
-    @classmethod
-    def load(cls, path: str | Path, map_location="cpu") -> "PointCloudOccupancy":
-        """Restore a model written by :meth:`save` (``MissingFileError`` /
-        ``CheckpointError`` naming the file otherwise)."""
-        model, _ = restore_module(path, "pointcloud-occupancy", lambda settings: cls(**settings), map_location)
-        return model
+    def checkpoint_settings(self) -> dict:
+        return dict(self.config)
 
 
 def noisy_cloud(surface: torch.Tensor, n: int, noise: float, generator: torch.Generator) -> torch.Tensor:

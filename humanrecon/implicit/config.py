@@ -35,7 +35,7 @@ class TrainConfig:
     steps: int = 3000
     batch_points: int = 8192
     lr: float = 1e-3
-    min_lr_fraction: float = 0.05
+    lr_final_fraction: float = 0.05
     seed: int = 0
     checkpoint: Path | None = None
     checkpoint_every: int = 500
@@ -58,7 +58,7 @@ class TrainConfig:
         return Budget(self.steps, self.max_seconds)
 
     def learning_rate(self, progress: float) -> float:
-        """Cosine decay from ``lr`` to ``min_lr_fraction · lr`` as training ``progress``
+        """Cosine decay from ``lr`` to ``lr_final_fraction · lr`` as training ``progress``
         goes from 0 to 1 (:meth:`humanrecon.training.Budget.progress`: steps or time,
         whichever runs out first)."""
-        return cosine_decay(self.lr, progress, self.min_lr_fraction)
+        return cosine_decay(self.lr, progress, self.lr_final_fraction)

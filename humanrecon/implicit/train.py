@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from humanrecon.errors import InputError
-from humanrecon.io.checkpoints import restore_module, save_checkpoint
+from humanrecon.io.checkpoints import Checkpointed
 from humanrecon.implicit.losses import clamped_l1, eikonal_loss, gradient, latent_regularizer, occupancy_bce
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP, OccupancyNetwork
 from humanrecon.implicit.config import NetworkConfig, TrainConfig  # noqa: F401 (re-exported)
@@ -29,7 +29,7 @@ Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 History = TrainingHistory
 
 
-class ImplicitShape(nn.Module):
+class ImplicitShape(Checkpointed, nn.Module):
     """A trained single shape: network + its code, callable on points for meshing.
 
     ``kind``: ``"occ"`` (values are occupancy logits, inside > 0), ``"sdf"`` or ``"igr"``
@@ -37,6 +37,10 @@ class ImplicitShape(nn.Module):
     box ``(2, 3)`` (metres) the shape was trained in, for mesh extraction; ``centre``
     ``(3,)``: subtracted from points before the network (IGR's geometric initialisation
     is a sphere around the network's origin).
+
+    Checkpoints: ``save(path)``, ``ImplicitShape.load(path)`` (eval mode: the occupancy
+    decoder's batch norm uses its running statistics), ``ImplicitShape.restore``
+    (:class:`~humanrecon.io.checkpoints.Checkpointed`).
     """
 
     def __init__(self, kind: str, network: nn.Module, code: torch.Tensor | None, bounds: torch.Tensor,
@@ -64,16 +68,27 @@ class ImplicitShape(nn.Module):
         code = None if self.code is None else self.code.expand(1, -1)
         return self.network((points - self.centre)[None], code)[0]
 
-    def save(self, path: str | Path) -> Path:
-        """Write a checkpoint (kind, config and weights) atomically; :meth:`load` restores it."""
-        return save_checkpoint(path, "implicit-shape", {"kind": self.kind, "config": self.config}, self.state_dict())
+    checkpoint_kind = "implicit-shape"
+
+    def checkpoint_settings(self) -> dict:
+        return {"kind": self.kind, "config": self.config}
 
     @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "ImplicitShape":
-        """Restore a shape written by :meth:`save`, in eval mode (``MissingFileError`` /
-        ``CheckpointError`` naming the file otherwise)."""
-        shape, _ = restore_module(path, "implicit-shape", lambda s: build_shape(s["kind"], s["config"]), map_location)
-        return shape.eval()  # for inference: the occupancy decoder's batch norm must use its running statistics
+    def from_checkpoint(cls, data: dict) -> "ImplicitShape":
+        shape = build_shape(data["settings"]["kind"], data["settings"]["config"])
+        shape.load_state_dict(data["state_dict"])
+        return shape
+
+    def extract_mesh(self, resolution: int = 256, *, initial_resolution: int = 32, hierarchical: bool = True,
+                     progress: bool = False):
+        """The surface (level 0 of the network's value) in :attr:`bounds` by the shared
+        extractor (hierarchical unless ``hierarchical=False``; ``resolution`` cells per
+        axis): an :class:`~humanrecon.geometry.meshing.ExtractionResult` in world metres."""
+        from humanrecon.geometry.meshing import extract_mesh
+
+        return extract_mesh(self, self.bounds.detach().cpu().numpy(), resolution, self.level, inside=self.inside,
+                            hierarchical=hierarchical, initial_resolution=initial_resolution,
+                            device=self.bounds.device, progress=progress)
 
 
 def build_shape(kind: str, config: dict) -> ImplicitShape:
@@ -118,7 +133,7 @@ def optimize(module: nn.Module, loss_fn: Callable[[int, torch.Generator], torch.
         record(steps)
         return module.save(config.checkpoint)
 
-    history = train_loop(lambda step: loss_fn(step, generator), opt, config.budget, config.learning_rate,
+    history = train_loop(lambda progress: loss_fn(progress.step, generator), opt, config.budget, config.learning_rate,
                          name=name, save=save if config.checkpoint else None,
                          checkpoint_every=config.checkpoint_every, progress=config.progress)
     record(history.steps)

@@ -81,3 +81,55 @@ def restore_module(path: str | os.PathLike, kind: str, build: Callable[[dict], "
         raise CheckpointError(f"{path}: damaged {kind} checkpoint ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
     return module, data
+
+
+class Checkpointed:
+    """Save and load of a trained model, one convention for every kind (a mixin for
+    ``torch.nn.Module`` subclasses):
+
+    * ``save(path, **extra) -> path``: settings + weights (+ ``extra`` entries such as a
+      trainer's optimiser state), written atomically;
+    * ``Model.load(path, map_location="cpu") -> model``: on ``map_location``, in eval mode,
+      ready to render or mesh;
+    * ``Model.restore(path, map_location="cpu") -> (model, checkpoint dict)``: the same
+      model (in train mode) and every entry of the file, for resuming training.
+
+    A subclass sets ``checkpoint_kind`` and has ``self.settings`` (the plain keyword
+    arguments that rebuild it) or overrides :meth:`checkpoint_settings` and
+    :meth:`from_checkpoint`. Foreign or damaged files raise :class:`CheckpointError`,
+    missing ones :class:`MissingFileError`, each naming the file.
+    """
+
+    checkpoint_kind: str = ""
+
+    def checkpoint_settings(self) -> dict:
+        """The plain keyword arguments that rebuild this model."""
+        return dict(self.settings)
+
+    @classmethod
+    def from_checkpoint(cls, data: dict):
+        """The model of a checkpoint dict (settings, then weights)."""
+        model = cls(**data["settings"])
+        model.load_state_dict(data["state_dict"])
+        return model
+
+    def save(self, path: str | os.PathLike, **extra) -> Path:
+        """Write settings + weights + ``extra`` atomically (an interrupted save never
+        leaves a broken file); returns the path."""
+        return save_checkpoint(path, self.checkpoint_kind, self.checkpoint_settings(), self.state_dict(), **extra)
+
+    @classmethod
+    def restore(cls, path: str | os.PathLike, map_location="cpu"):
+        """``(model on map_location, checkpoint dict)`` of a file written by :meth:`save`."""
+        data = load_checkpoint(path, cls.checkpoint_kind, map_location)
+        try:
+            model = cls.from_checkpoint(data)
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"{path}: damaged {cls.checkpoint_kind} checkpoint ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        return model.to(map_location), data
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location="cpu"):
+        """The model of a file written by :meth:`save`, on ``map_location``, in eval mode."""
+        return cls.restore(path, map_location)[0].eval()

@@ -31,7 +31,7 @@ class NerfConfig:
     initial_rays: int = 1024
     max_rays: int = 1 << 15
     lr: float = 1e-2
-    final_lr_fraction: float = 0.03
+    lr_final_fraction: float = 0.03
     weight_decay: float = 1e-6
     grid_update_every: int = 16
     grid_warmup_steps: int = 256

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 from humanrecon._validation import box_tensor
+from humanrecon.errors import InputTypeError
 from humanrecon.geometry.camera import Camera
-from humanrecon.io.checkpoints import restore_module, save_checkpoint
+from humanrecon.io.checkpoints import Checkpointed
 from humanrecon.nerf.field import NGPField
 from humanrecon.nerf.occupancy_grid import OccupancyGrid
 from humanrecon.nerf.volume import PackedSamples, RenderedRays, composite, march_rays, render_weights
@@ -23,7 +24,7 @@ FIELD_KEYS = ("levels", "features_per_level", "log2_table_size", "base_resolutio
               "hidden", "geo_features", "sh_degree", "color_layers", "density_bias")
 
 
-class NerfModel(nn.Module):
+class NerfModel(Checkpointed, nn.Module):
     """Radiance field + occupancy grid over a scene box.
 
     Args:
@@ -33,14 +34,20 @@ class NerfModel(nn.Module):
         transmittance_threshold: samples behind which less light than this arrives are
             dropped (early ray termination).
         field: keyword arguments of :class:`NGPField` (see ``FIELD_KEYS``).
+
+    Checkpoints: ``save(path, **extra)``, ``NerfModel.load(path, map_location)`` (eval
+    mode), ``NerfModel.restore(path, map_location) -> (model, checkpoint dict)``
+    (:class:`~humanrecon.io.checkpoints.Checkpointed`).
     """
+
+    checkpoint_kind = "nerf"
 
     def __init__(self, bounds, *, samples_per_diagonal: int = 512, grid_resolution: int = 64,
                  transmittance_threshold: float = 1e-4, **field) -> None:
         super().__init__()
         unknown = set(field) - set(FIELD_KEYS)
         if unknown:
-            raise TypeError(f"unknown field settings: {sorted(unknown)}")
+            raise InputTypeError(f"unknown field settings: {sorted(unknown)}")
         bounds = box_tensor(bounds)
         self.settings = {"bounds": bounds.tolist(), "samples_per_diagonal": int(samples_per_diagonal),
                          "grid_resolution": int(grid_resolution),
@@ -92,15 +99,12 @@ class NerfModel(nn.Module):
         return {"rgb": torch.cat(rgb).reshape(h, w, 3).clamp(0, 1), "opacity": torch.cat(opacity).reshape(h, w),
                 "depth": torch.cat(depth).reshape(h, w)}
 
-    # ------------------------------------------------------------------ checkpoints
-    def save(self, path: str | Path, **extra) -> Path:
-        """Write settings + weights (+ ``extra`` entries such as the optimiser state)
-        atomically, so an interrupted save never leaves a broken checkpoint."""
-        return save_checkpoint(path, "nerf", self.settings, self.state_dict(), **extra)
+    # ------------------------------------------------------------------ meshing
+    def extract_mesh(self, resolution: int = 256, level: float | None = None, *, progress: bool = False):
+        """The ``level`` iso-surface of the density (1/m; default
+        :func:`humanrecon.nerf.evaluate.density_level`) in the scene box by the shared
+        hierarchical extractor: an :class:`~humanrecon.geometry.meshing.ExtractionResult`
+        (world metres, normals outwards)."""
+        from humanrecon.nerf.evaluate import extract_density_mesh
 
-    @classmethod
-    def load(cls, path: str | Path, map_location="cpu") -> tuple["NerfModel", dict]:
-        """Restore a model saved by :meth:`save`; returns it and the whole checkpoint dict.
-        ``MissingFileError`` / ``CheckpointError`` naming the file otherwise."""
-        model, data = restore_module(path, "nerf", lambda settings: cls(**settings), map_location)
-        return model.to(map_location), data
+        return extract_density_mesh(self, resolution, level, progress=progress)

@@ -10,7 +10,7 @@ too, so a run can resume.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -18,7 +18,8 @@ import torch
 from humanrecon.geometry.scene import dataset_bounds
 from humanrecon.nerf.config import CHECKPOINT, MODEL_PRESETS, NerfConfig  # noqa: F401 (re-exported)
 from humanrecon.nerf.model import NerfModel
-from humanrecon.training import Budget, TrainingHistory, TrainingHook, exponential_decay, train_loop
+from humanrecon.trainer import Trainer, fit
+from humanrecon.training import Progress, TrainingHistory, TrainingHook, exponential_decay
 
 @dataclass
 class NerfHistory(TrainingHistory):
@@ -77,59 +78,66 @@ class TrainingRays:
         return origins, directions, background, self.rgb[idx] * a + background * (1 - a)
 
 
-def train_nerf(split, out_dir: str | Path, config: NerfConfig | None = None, *,
-               resume: bool = False) -> tuple[NerfModel, NerfHistory]:
-    """Train on a :class:`humanrecon.datasets.BlenderSplit` with the shared loop
-    (:func:`humanrecon.training.train_loop`); checkpoints go to ``out_dir/model.pt``
-    (with the optimiser, step and elapsed time; ``resume=True`` continues from it and
-    needs it: ``MissingFileError`` otherwise). Returns the model (eval mode) and the
-    history of this run. A NaN/inf loss raises ``TrainingDivergedError``."""
-    config = config or NerfConfig()
-    budget = Budget(config.steps, config.max_seconds)
-    out_dir = Path(out_dir)
-    device = torch.device(config.device)
-    checkpoint = out_dir / CHECKPOINT
-    generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    start_step, elapsed_before, n_rays = 0, 0.0, float(config.initial_rays)
-    if resume:
-        model, saved = NerfModel.load(checkpoint, map_location=device)
-        start_step, elapsed_before = saved["step"], saved["elapsed"]
-        n_rays = float(saved.get("rays", n_rays))
-    else:
-        model = NerfModel(dataset_bounds(split), **config.model).to(device)
-        saved = None
-    optimizer = torch.optim.Adam(model.field.parameter_groups(config.lr, config.weight_decay),
-                                 betas=(0.9, 0.99), eps=1e-15)
-    if saved is not None and "optimizer" in saved:
-        optimizer.load_state_dict(saved["optimizer"])
-    rays = TrainingRays(split, device)
-    history = NerfHistory()
+class AdaptRays(TrainingHook):
+    """Steer a trainer's ray count towards its sample budget (smoothed, bounded)."""
 
-    def step_fn(step: int) -> torch.Tensor:
-        origins, directions, background, target = rays.batch(int(n_rays), generator, config.random_background)
-        out, n_samples = model.render_rays(origins, directions, background, jitter=True, generator=generator)
-        history.rays.append(int(n_rays))
-        history.samples.append(n_samples)
+    def __init__(self, trainer: "NerfTrainer") -> None:
+        self.trainer = trainer
+
+    def after_step(self, step: int, loss: float) -> None:
+        t, config = self.trainer, self.trainer.config
+        wanted = t.n_rays * config.samples_per_batch / max(t.history.samples[-1], 1)
+        t.n_rays = min(max(0.8 * t.n_rays + 0.2 * wanted, 64.0), float(config.max_rays))
+
+
+class NerfTrainer(Trainer):
+    """Instant-NGP's recipe (module docstring) in the shape every trainer shares
+    (:class:`humanrecon.trainer.Trainer`)."""
+
+    name, checkpoint_name, model_class = "nerf", CHECKPOINT, NerfModel
+
+    def __init__(self, split, config: NerfConfig, *, device: torch.device, generator: torch.Generator,
+                 model: NerfModel | None = None) -> None:
+        self.config, self.generator = config, generator
+        self.model = model if model is not None else NerfModel(dataset_bounds(split), **config.model).to(device)
+        self.optimizer = torch.optim.Adam(self.model.field.parameter_groups(config.lr, config.weight_decay),
+                                          betas=(0.9, 0.99), eps=1e-15)
+        self.rays = TrainingRays(split, device)
+        self.n_rays = float(config.initial_rays)
+        self.history = NerfHistory()
+
+    def step(self, progress: Progress) -> torch.Tensor:
+        origins, directions, background, target = self.rays.batch(int(self.n_rays), self.generator,
+                                                                   self.config.random_background)
+        out, n_samples = self.model.render_rays(origins, directions, background, jitter=True,
+                                                generator=self.generator)
+        self.history.rays.append(int(self.n_rays))
+        self.history.samples.append(n_samples)
         return torch.mean((out.rgb - target) ** 2)
 
-    class AdaptRays(TrainingHook):
-        """Steer the ray count towards the sample budget (smoothed, bounded)."""
+    def learning_rate(self, fraction: float) -> float:
+        return exponential_decay(self.config.lr, fraction, self.config.lr_final_fraction)
 
-        def after_step(self, step: int, loss: float) -> None:
-            nonlocal n_rays
-            wanted = n_rays * config.samples_per_batch / max(history.samples[-1], 1)
-            n_rays = min(max(0.8 * n_rays + 0.2 * wanted, 64.0), float(config.max_rays))
+    def hooks(self) -> list[TrainingHook]:
+        config = self.config
+        return [OccupancyGridUpdate(self.model, config.grid_update_every, config.grid_warmup_steps, self.generator),
+                AdaptRays(self)]
 
-    def save(step: int, elapsed: float) -> Path:
-        return model.save(checkpoint, optimizer=optimizer.state_dict(), step=step, elapsed=elapsed, rays=n_rays,
-                          config=asdict(config))
+    def postfix(self) -> dict:
+        return {"rays": int(self.n_rays), "occ": f"{self.model.grid.occupied_fraction:.3f}"}
 
-    model.train()
-    hooks = [OccupancyGridUpdate(model, config.grid_update_every, config.grid_warmup_steps, generator), AdaptRays()]
-    train_loop(step_fn, optimizer, budget, lambda progress: exponential_decay(config.lr, progress, config.final_lr_fraction),
-               name="nerf", save=save, checkpoint_every=config.checkpoint_every, hooks=hooks, start_step=start_step,
-               elapsed_before=elapsed_before, last_checkpoint=checkpoint if resume else None, history=history,
-               progress=config.progress,
-               postfix=lambda: {"rays": int(n_rays), "occ": f"{model.grid.occupied_fraction:.3f}"})
-    return model.eval(), history
+    def state_dict(self) -> dict:
+        return {"rays": self.n_rays}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.n_rays = float(state.get("rays", self.n_rays))
+
+
+def train_nerf(split, out_dir: str | Path, config: NerfConfig | None = None, *,
+               resume: bool = False, hooks=()) -> tuple[NerfModel, NerfHistory]:
+    """Train on a :class:`humanrecon.datasets.BlenderSplit` (:class:`NerfTrainer` through
+    :func:`humanrecon.trainer.fit`); checkpoints go to ``out_dir/model.pt`` (model,
+    optimiser, step, elapsed time, ray count, random state; ``resume=True`` continues it
+    exactly and needs it: ``MissingFileError`` otherwise). Returns the model (eval mode)
+    and the history of this run. A NaN/inf loss raises ``TrainingDivergedError``."""
+    return fit(NerfTrainer, split, out_dir, config or NerfConfig(), resume=resume, hooks=hooks)

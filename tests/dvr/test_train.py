@@ -26,6 +26,8 @@ from humanrecon.errors import InputError, TrainingDivergedError
 from humanrecon.geometry.scene import dataset_bounds as split_bounds
 from humanrecon.geometry.scene import visual_hull_alpha
 
+from ..resume_check import assert_resume_equals_uninterrupted
+
 RADIUS, CENTRE = 0.5, np.array([0.05, -0.02, 0.03])
 STEPS = 100
 SMALL = {"hidden": 64, "layers": 4, "texture_hidden": 32, "texture_layers": 2, "frequencies": 4}
@@ -82,14 +84,13 @@ def test_training_recovers_the_sphere(trained, sphere_views):
     assert trained_error < 0.85 * (untrained - truth).abs().mean()
 
 
-def test_resume_continues_the_run(trained, sphere_views, tmp_path):
-    _, _, out = trained
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / CHECKPOINT).write_bytes((out / CHECKPOINT).read_bytes())
-    model, history = dvr_train.train_dvr(read_views(sphere_views, "train"), run, _config(steps=STEPS + 10), resume=True)
-    saved = torch.load(run / CHECKPOINT, weights_only=True)
-    assert history.steps == 10 and saved["step"] == STEPS + 10
+def test_resume_equals_an_uninterrupted_run(sphere_views, tmp_path):
+    # 20 steps: 6 of the hull start, then DVR's losses (the switch lies in the second half)
+    config = _config(steps=20, rays=128, rays_start=64, samples=16, samples_start=16, hull_points=512,
+                     hull_fraction=0.6)
+    assert_resume_equals_uninterrupted(dvr_train.train_dvr, read_views(sphere_views, "train"), config, CHECKPOINT,
+                                       tmp_path, dataset=str(sphere_views))
+    assert torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=True)["dataset"] == str(sphere_views)
 
 
 def test_visual_hull_alpha_of_the_sphere(sphere_views):
@@ -180,7 +181,7 @@ def test_a_diverging_run_stops_with_the_last_checkpoint(sphere_views, tmp_path, 
     with pytest.raises(TrainingDivergedError, match=CHECKPOINT):
         dvr_train.train_dvr(read_views(sphere_views, "train"), tmp_path, _config(steps=12, hull_fraction=0.5,
                                                                                   checkpoint_every=3))
-    model, saved = DVRModel.load(tmp_path / CHECKPOINT)
+    model, saved = DVRModel.restore(tmp_path / CHECKPOINT)
     assert saved["step"] == 6 and all(torch.isfinite(p).all() for p in model.parameters())
 
 

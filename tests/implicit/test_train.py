@@ -147,14 +147,14 @@ def test_autodecoder_learns_codes_and_infers_a_new_shape():
 
 
 def test_learning_rate_schedule_by_steps_and_by_time():
-    config = TrainConfig(steps=100, lr=1e-3, min_lr_fraction=0.1)
+    config = TrainConfig(steps=100, lr=1e-3, lr_final_fraction=0.1)
 
     def lr(cfg, step, elapsed):
         return cfg.learning_rate(cfg.budget.progress(step, elapsed))
     assert lr(config, 0, 0.0) == pytest.approx(1e-3)
     assert lr(config, 50, 0.0) == pytest.approx(0.55e-3)
     assert lr(config, 100, 0.0) == pytest.approx(1e-4)
-    timed = TrainConfig(steps=10_000, lr=1e-3, min_lr_fraction=0.1, max_seconds=10.0)
+    timed = TrainConfig(steps=10_000, lr=1e-3, lr_final_fraction=0.1, max_seconds=10.0)
     # a time budget that ends first still anneals to the minimum
     assert lr(timed, 10, 5.0) == pytest.approx(0.55e-3)
     assert lr(timed, 20, 10.0) == pytest.approx(1e-4)

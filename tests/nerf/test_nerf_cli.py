@@ -40,7 +40,7 @@ def test_train_writes_model_metrics_and_test_renders(run, tiny_views, capsys):
     assert pairs[0][0].shape == (32, 32, 3)
     assert metrics["psnr"] == pytest.approx(np.mean([_psnr(p, t) for p, t in pairs]), abs=0.05)
     # 30 steps learn little, but measurably: ~2.5 dB over the same model untrained (~7.9 dB)
-    trained, _ = NerfModel.load(run / "model.pt")
+    trained = NerfModel.load(run / "model.pt")
     torch.manual_seed(0)
     untrained = NerfModel(**trained.settings)
     with torch.no_grad():

@@ -12,6 +12,7 @@ from humanrecon.nerf.evaluate import evaluate_split, extract_density_mesh, orbit
 from humanrecon.nerf.model import NerfModel
 from humanrecon.nerf.train import CHECKPOINT, NerfConfig, train_nerf
 
+from ..resume_check import assert_resume_equals_uninterrupted
 from .conftest import TINY_MODEL
 
 
@@ -57,16 +58,10 @@ def test_orbit_renders_look_at_the_body(trained, tiny_views):
         assert 0.02 < image["opacity"].mean() < 0.6  # the body is in view, not filling it
 
 
-def test_resume_continues_the_run(tiny_views, tmp_path):
-    train = read_blender(tiny_views, "train")
-    config = NerfConfig(steps=20, samples_per_batch=1 << 11, progress=False, model=TINY_MODEL)
-    train_nerf(train, tmp_path, config)
-    saved = torch.load(tmp_path / CHECKPOINT, weights_only=True)
-    assert saved["step"] == 20 and "optimizer" in saved
-    config.steps = 30
-    _, history = train_nerf(train, tmp_path, config, resume=True)
-    assert history.steps == 10
-    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 30
+def test_resume_equals_an_uninterrupted_run(tiny_views, tmp_path):
+    config = NerfConfig(steps=24, samples_per_batch=1 << 11, grid_update_every=4, grid_warmup_steps=8, progress=False,
+                        model=TINY_MODEL)
+    assert_resume_equals_uninterrupted(train_nerf, read_blender(tiny_views, "train"), config, CHECKPOINT, tmp_path)
 
 
 def test_time_budget_stops_training(tiny_views, tmp_path):
