@@ -4,12 +4,15 @@ Everything the library raises on purpose derives from :class:`HumanreconError`, 
 command line catches one base class and prints one line (a traceback only with
 ``--debug``), and a program can do the same. Each class also derives from the builtin a
 Python user would expect (``ValueError``, ``FileNotFoundError``, ``FileExistsError``,
-``RuntimeError``), so ``except ValueError`` keeps working.
+``TypeError``, ``IndexError``, ``ImportError``, ``RuntimeError``), so ``except ValueError``
+(or ``except TypeError`` ...) keeps working.
 
 ::
 
     HumanreconError
     ├── InputError (ValueError)              bad user input: files, shapes, values, flags
+    │   ├── InputTypeError (TypeError)             an argument of the wrong type, an unknown keyword
+    │   ├── InputIndexError (IndexError)           an index out of range (e.g. a camera index)
     │   ├── MissingFileError (FileNotFoundError)   an input file or folder does not exist
     │   ├── OutputExistsError (FileExistsError)    an output exists and overwrite is off
     │   ├── CheckpointError                        not a checkpoint of the expected kind
@@ -18,6 +21,8 @@ Python user would expect (``ValueError``, ``FileNotFoundError``, ``FileExistsErr
     │   ├── PoseFileError                          malformed pose / motion file
     │   ├── KeypointFileError                      malformed 2D keypoint file
     │   └── SplatFileError                         malformed Gaussian-splat scene file (.ply / .splat)
+    ├── MissingDependencyError (ImportError)   an optional package (or library) is not installed;
+    │                                          the message says how to install it
     └── TrainingDivergedError (RuntimeError)  a loss became NaN/inf; names the last good checkpoint
 
 Messages name the file or flag and the problem in one line.
@@ -32,6 +37,15 @@ class HumanreconError(Exception):
 
 class InputError(HumanreconError, ValueError):
     """Bad user input: a file, a shape, a value or a command-line flag."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An argument of the wrong type (e.g. not a tensor, not a :class:`Camera`) or an
+    unknown keyword argument."""
+
+
+class InputIndexError(InputError, IndexError):
+    """An index out of range, or one that selects nothing (e.g. a camera index)."""
 
 
 class MissingFileError(InputError, FileNotFoundError):
@@ -66,6 +80,11 @@ class KeypointFileError(InputError):
 class SplatFileError(InputError):
     """A Gaussian-splat scene file (3DGS ``.ply`` or antimatter15 ``.splat``) that cannot be
     read: a malformed header, missing properties, a truncated body or invalid values."""
+
+
+class MissingDependencyError(HumanreconError, ImportError):
+    """An optional dependency is not installed (or lacks a feature); the message names
+    the package and how to install it."""
 
 
 class TrainingDivergedError(HumanreconError, RuntimeError):

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from humanrecon._validation import to_numpy
-from humanrecon.errors import InputError, MissingFileError
+from humanrecon.errors import InputError, InputTypeError, MissingFileError
 from humanrecon.io.files import check_outputs, write_json
 from humanrecon.io.images import load_rgba, save_image
 from humanrecon.geometry.camera import Camera, intrinsics_from_focal
@@ -350,7 +350,7 @@ def write_blender(
     ``transform_matrix``. The json is written last and atomically. Returns its path.
     """
     if not isinstance(cameras, Camera):
-        raise TypeError(f"cameras must be a humanrecon Camera, got {type(cameras).__name__}")
+        raise InputTypeError(f"cameras must be a humanrecon Camera, got {type(cameras).__name__}")
     n = cameras.batch_size
     rgba = _as_rgba_array(images_rgba, n, cameras.width, cameras.height)
     paths = output_paths(root, split, n)

@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from humanrecon.errors import InputError
+from humanrecon.errors import InputError, MissingDependencyError
 from humanrecon.body.keypoints import BODY25_NAMES
 from humanrecon.fitting.keypoint_io import Keypoints2D
 
@@ -119,11 +119,11 @@ def blazepose_to_body25(landmarks, width: int, height: int) -> tuple[np.ndarray,
 
 
 def _import_mediapipe():
-    """``mediapipe`` or an ImportError that says how to install it."""
+    """``mediapipe``, or a :class:`MissingDependencyError` (an ``ImportError``) that says how to install it."""
     try:
         import mediapipe
     except ImportError as exc:
-        raise ImportError(MEDIAPIPE_MISSING) from exc
+        raise MissingDependencyError(MEDIAPIPE_MISSING) from exc
     return mediapipe
 
 
@@ -160,7 +160,8 @@ def detect_keypoints(image, source: str = "detector") -> Keypoints2D:
         ``confidence (1, 25)``, layout ``"body25"``, ``image_size (W, H)``.
 
     Raises:
-        ImportError: mediapipe is not installed (the message says how to install it).
+        MissingDependencyError: mediapipe is not installed (an ``ImportError``; the message says
+            how to install it).
         ValueError: no person was found in the image.
     """
     mp = _import_mediapipe()
@@ -418,12 +419,12 @@ def hog_person_boxes(image, *, max_side: int = 1280, score_threshold: float = 1.
         person (about 1/4 of the width on each side, 1/8 of the height).
 
     Raises:
-        ImportError: cv2 has no ``HOGDescriptor`` (:data:`HOG_MISSING`).
+        MissingDependencyError: cv2 has no ``HOGDescriptor`` (an ``ImportError``; :data:`HOG_MISSING`).
     """
     import cv2
 
     if not hog_available():
-        raise ImportError(HOG_MISSING)
+        raise MissingDependencyError(HOG_MISSING)
     gray = cv2.cvtColor(_rgb_uint8(image), cv2.COLOR_RGB2GRAY)
     scale = min(1.0, max_side / max(gray.shape))
     if scale < 1.0:
@@ -511,7 +512,7 @@ def blazepose_person_boxes(image, *, windows: np.ndarray | None = None, iou_thre
             rotations, or on background).
 
     Raises:
-        ImportError: mediapipe is not installed.
+        MissingDependencyError: mediapipe is not installed (an ``ImportError``).
     """
     _import_mediapipe()
     rgb = _rgb_uint8(image)
@@ -589,7 +590,8 @@ def detect_people(image, source: str = "detector", *, boxes: str = "auto", margi
         toes), layout ``"body25"``, ``image_size (W, H)``.
 
     Raises:
-        ImportError: mediapipe is not installed (the message says how to install it).
+        MissingDependencyError: mediapipe is not installed (an ``ImportError``; the message says
+            how to install it).
         InputError: no person was found in the image (a ``ValueError``).
     """
     mp = _import_mediapipe()

@@ -217,7 +217,7 @@ def run(jobs: list[FitJob], fitter, *, faces: np.ndarray, model_name: str, focal
     for job in jobs:
         try:
             prepared.append(prepare(job, focal=focal, person=person, detect=detect, layout=layout, overwrite=overwrite))
-        except (HumanreconError, ImportError) as exc:
+        except HumanreconError as exc:  # MissingDependencyError (no detector) included
             report.failures.append((job.image, str(exc)))
     if not prepared:
         return report

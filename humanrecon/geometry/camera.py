@@ -23,7 +23,7 @@ from typing import Sequence, Union
 import numpy as np
 import torch
 
-from humanrecon.errors import InputError
+from humanrecon.errors import InputError, InputIndexError
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence[float], float]
 
@@ -198,13 +198,13 @@ class Camera:
         """Select cameras, always keeping the batch dim: ``cam[2]`` has batch size 1."""
         if isinstance(index, (int, np.integer)):
             if not -self.batch_size <= index < self.batch_size:
-                raise IndexError(f"camera index {index} out of range for batch size {self.batch_size}")
+                raise InputIndexError(f"camera index {index} out of range for batch size {self.batch_size}")
             index = slice(int(index), int(index) + 1 if index != -1 else None)
         if isinstance(index, torch.Tensor):
             index = index.to(self.device)
         K, R, t = self.K[index], self.R[index], self.t[index]
         if K.shape[0] == 0:
-            raise IndexError(f"camera index {index!r} selects no camera")
+            raise InputIndexError(f"camera index {index!r} selects no camera")
         return Camera(K, R, t, self.width, self.height)
 
     @staticmethod

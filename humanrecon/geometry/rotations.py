@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import torch
 
-from humanrecon.errors import InputError
+from humanrecon.errors import InputError, InputTypeError
 
 _SMALL_ANGLE_SQ = 1e-6  # below this squared angle the Taylor series is exact to float64 eps
 
 
 def _check_last_dim(x: torch.Tensor, size: int, name: str) -> None:
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise InputTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.shape[-1:] != (size,):
         raise InputError(f"{name} must have shape (..., {size}), got {tuple(x.shape)}")
 
 
 def _check_matrix(m: torch.Tensor, name: str = "matrix") -> None:
     if not isinstance(m, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(m).__name__}")
+        raise InputTypeError(f"{name} must be a torch.Tensor, got {type(m).__name__}")
     if m.shape[-2:] != (3, 3):
         raise InputError(f"{name} must have shape (..., 3, 3), got {tuple(m.shape)}")
 

@@ -15,7 +15,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from humanrecon._validation import mesh_arrays, to_numpy
-from humanrecon.errors import InputError
+from humanrecon.errors import InputError, InputTypeError
 from humanrecon.geometry.raycasting import INVALID_ID, raycasting_scene
 from humanrecon.geometry.camera import Camera
 
@@ -72,7 +72,7 @@ def _as_color_array(c, name: str, n: int | None = None) -> np.ndarray:
 
 def _single_view(camera: Camera) -> Camera:
     if not isinstance(camera, Camera):
-        raise TypeError(f"camera must be a humanrecon Camera, got {type(camera).__name__}")
+        raise InputTypeError(f"camera must be a humanrecon Camera, got {type(camera).__name__}")
     if camera.batch_size != 1:
         raise InputError(f"render_mesh renders one view: pass camera[i], got batch size {camera.batch_size}")
     return camera
@@ -242,7 +242,7 @@ def render_views(vertices, faces, cameras: Camera | Sequence[Camera], **kwargs) 
     defaults = dict(vertex_colors=None, color=(0.75, 0.75, 0.8), background=None, alpha=1.0, light_dir=None, ambient=0.25)
     unknown = set(kwargs) - set(defaults)
     if unknown:
-        raise TypeError(f"unexpected keyword arguments: {sorted(unknown)}")
+        raise InputTypeError(f"unexpected keyword arguments: {sorted(unknown)}")
     opts = {**defaults, **kwargs}
     return [_render_hits(scene.cast(cam), scene, cam, **opts) for cam in _camera_list(cameras)]
 

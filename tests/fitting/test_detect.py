@@ -13,6 +13,7 @@ import pytest
 
 from humanrecon._assets import asset_path
 from humanrecon.body.keypoints import BODY25_NAMES
+from humanrecon.errors import MissingDependencyError
 from humanrecon.fitting import detect
 from humanrecon.fitting.detect import (BLAZEPOSE_NAMES, MEDIAPIPE_MISSING, blazepose_to_body25,
                                        detect_keypoints, detect_people)
@@ -99,7 +100,7 @@ def test_wrong_landmark_shape_is_rejected(shape):
 
 def test_missing_mediapipe_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # makes `import mediapipe` fail
-    with pytest.raises(ImportError) as info:
+    with pytest.raises(MissingDependencyError) as info:  # an ImportError too
         detect_keypoints(np.zeros((32, 32, 3), dtype=np.float32))
     assert str(info.value) == MEDIAPIPE_MISSING
     assert "humanrecon[detect]" in str(info.value) and "mediapipe==0.10.14" in str(info.value)
@@ -304,7 +305,7 @@ def test_hog_finds_exactly_the_two_people_of_the_composite():
 def test_person_boxes_without_mediapipe_falls_back_to_hog(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)
     if not detect.hog_available():
-        with pytest.raises(ImportError, match="HOG"):
+        with pytest.raises(MissingDependencyError, match="HOG"):
             detect.person_boxes(_photo_u8())
         return
     found = detect.person_boxes(_photo_u8())
