@@ -51,7 +51,7 @@ Outputs
 Cases: ``--fixture-tpose`` (6) fresh adult shapes in the T-pose, then ``--fixture-posed`` (4)
 in random poses (0.3 rad per body joint, 0.6 rad global; feet 10/11 and hands 22/23 left
 unrotated, since anny turns each toe/finger about its own knuckle). Comparing
-``model(betas, global_orient, body_pose).vertices[:, vertex_ids]`` (all K betas: with 10
+``model(betas=, global_orient=, body_pose=).vertices[:, vertex_ids]`` (all K betas: with 10
 the T-pose error grows from ~0.2 to ~0.7 mm) with ``vertices`` measures the whole
 conversion (PCA, weights merge, joint regressor); the build prints the errors it measures.
 

@@ -374,11 +374,11 @@ class BodyModel(nn.Module):
     # ------------------------------------------------------------------ forward
     def forward(
         self,
+        *,
         betas: torch.Tensor | None = None,
         global_orient: torch.Tensor | None = None,
         body_pose: torch.Tensor | None = None,
         transl: torch.Tensor | None = None,
-        *,
         left_hand_pose: torch.Tensor | None = None,
         right_hand_pose: torch.Tensor | None = None,
         hand_pose: torch.Tensor | None = None,
@@ -390,6 +390,10 @@ class BodyModel(nn.Module):
         vertex_ids: torch.Tensor | None = None,
     ) -> BodyOutput:
         """Pose and shape the model. Any argument left out is zero (rest pose, mean shape).
+
+        Every argument is keyword-only: smplx's classes disagree on the positional order
+        (``SMPL(betas, body_pose, global_orient, ...)``, ``SMPLX(betas, global_orient,
+        body_pose, ...)``), so a positional call would silently swap poses.
 
         Args (``B`` = batch; a batch-1 argument is broadcast to ``B``):
             betas: ``(B, num_betas)`` shape in standard deviations.

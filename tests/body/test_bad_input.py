@@ -168,3 +168,14 @@ def test_batch_one_inputs_broadcast(smpl):
     out = smpl(betas=torch.ones(1, 10), body_pose=0.1 * torch.ones(4, 69))
     assert out.vertices.shape == (4, 6890, 3)
     assert torch.allclose(out.vertices[0], out.vertices[3])
+
+
+def test_pose_arguments_are_keyword_only(smpl):
+    # smplx's SMPL takes (betas, body_pose, global_orient), SMPLX (betas, global_orient,
+    # body_pose): a positional call could silently swap poses, so none is accepted
+    betas = torch.zeros(1, 10)
+    with pytest.raises(TypeError, match="positional"):
+        smpl(betas)
+    with pytest.raises(TypeError, match="positional"):
+        smpl.forward(betas, torch.zeros(1, 3))
+    assert smpl(betas=betas).vertices.shape == (1, 6890, 3)
