@@ -33,14 +33,8 @@ from typing import ClassVar
 
 import torch
 
+from humanrecon.devices import resolve_device
 from humanrecon.training import Budget, Progress, TrainingHistory, TrainingHook, train_loop
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """``"auto"``: CUDA when this machine has it, else the CPU; anything else as given."""
-    if str(name) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def plain(value):

@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from humanrecon.datasets import default_body, make_views, read_blender
 from humanrecon.dvr.config import DVRConfig
-from humanrecon.dvr.evaluate import extract_dvr_mesh, mask_iou, mesh_report
+from humanrecon.dvr.evaluate import extract_dvr_mesh, mesh_report
+from humanrecon.render.image_metrics import mask_iou
 from humanrecon.dvr.model import DVRModel
 from humanrecon.dvr.render import render_views
 from humanrecon.dvr.surface import (SDF, find_surface, saved_tensor_bytes, surface_depth,

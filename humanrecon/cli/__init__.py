@@ -23,7 +23,9 @@ SUBCOMMANDS = (body, fit, implicit, nerf, splat, dvr, views, info)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="humanrecon",
-        description="3D human and neural-field reconstruction: body models, fitting, implicit shapes, NeRF.",
+        description="3D human and neural-field reconstruction: body models, fitting (SMPLify, LGD), implicit "
+                    "shapes, NeRF, Gaussian splatting, DVR, datasets (Blender, COLMAP, synthetic views) and mesh "
+                    "extraction.",
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -22,7 +22,8 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when this machine has it, else the CPU), cpu or cuda[:N] (default: auto)")
 
 
 def add_png(parser: argparse.ArgumentParser) -> None:
@@ -53,21 +54,14 @@ def positive(value, what: str, *, allow_none: bool = False):
 
 
 def select_device(name: str) -> str:
-    """``name`` if torch can use it here (``cpu``, ``cuda``, ``cuda:N``), else InputError."""
-    import torch
+    """The device ``--device name`` means here (``auto``: CUDA when present, else CPU), as
+    a string; InputError naming the flag when this machine cannot use it."""
+    from humanrecon.devices import resolve_device
 
     try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise InputError(f"--device {name}: not a device name (use cpu or cuda[:N])") from exc
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InputError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif device.type != "cpu":
-        raise InputError(f"--device {name}: only cpu and cuda are supported")
-    return name
+        return str(resolve_device(name))
+    except InputError as exc:
+        raise InputError(f"--{exc}") from exc
 
 
 def check_outputs(paths: Iterable[str | os.PathLike | None], overwrite: bool) -> list[Path]:
@@ -101,24 +95,3 @@ def write_mesh_picture(png: Path | None, vertices, faces) -> None:
 
     save_image(png, overview_image(vertices, faces, views=("front", "left")))
     print(f"wrote {png}")
-
-
-def check_resume(resume: bool, overwrite: bool, checkpoint: Path) -> None:
-    """``--resume`` and ``--overwrite`` exclude each other; resuming needs ``checkpoint``."""
-    if resume and overwrite:
-        raise InputError("--resume continues the run in --out and --overwrite starts it over: give one")
-    if resume and not Path(checkpoint).is_file():
-        raise InputError(f"--resume: no run to resume, {checkpoint} does not exist")
-
-
-def evaluation_summary(history, metrics: dict | None, split: str) -> dict:
-    """The ``metrics.json`` of a training run: steps, time, final loss and, when evaluated,
-    the held-out PSNR (whole image and body pixels) and SSIM."""
-    summary = {"steps": history.steps, "train_seconds": round(history.seconds, 1),
-               "steps_per_second": round(history.steps / max(history.seconds, 1e-9), 2),
-               "final_loss": history.losses[-1] if history.losses else None}
-    if metrics is not None:
-        summary.update({"split": split, "psnr": round(metrics["psnr"], 3),
-                        "psnr_foreground": None if metrics["psnr_foreground"] is None
-                        else round(metrics["psnr_foreground"], 3), "ssim": round(metrics["ssim"], 4)})
-    return summary

@@ -7,8 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, check_resume,
-                                    mesh_output, png_output, select_device, write_mesh_picture)
+from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, mesh_output, png_output, select_device, write_mesh_picture)
 from humanrecon.dvr.config import DVRConfig
 from humanrecon.errors import InputError, MissingFileError
 
@@ -42,36 +41,16 @@ def _dataset_root(args: argparse.Namespace, checkpoint: dict) -> str:
 
 
 def train(args: argparse.Namespace) -> None:
-    """Train on DATASET's train split (alpha = masks), evaluate on its test split."""
-    from humanrecon.datasets import read_views
-    from humanrecon.dvr.evaluate import evaluate_views
-    from humanrecon.dvr.train import train_dvr
-    from humanrecon.io.files import write_json
+    """Train on DATASET's train split (alpha = masks), evaluate on its test split, write
+    the run folder (:func:`humanrecon.pipeline.run`)."""
+    from humanrecon import pipeline
 
-    out = Path(args.out)
-    checkpoint = out / CHECKPOINT
-    check_resume(args.resume, args.overwrite, checkpoint)
-    if args.steps < 1 or (args.max_seconds is not None and args.max_seconds <= 0):
-        raise InputError(f"--steps must be >= 1 and --max-seconds > 0, got {args.steps} and {args.max_seconds}")
     config = DVRConfig(steps=args.steps, max_seconds=args.max_seconds, rays=args.rays, samples=args.samples,
                        lr=args.lr, hull_fraction=args.hull_fraction, seed=args.seed,
                        device=select_device(args.device), progress=not args.quiet)
-    train_split = read_views(args.dataset, "train")
-    test_split = None if args.no_eval else read_views(args.dataset, args.eval_split)
-    renders = [] if test_split is None else [out / args.eval_split / f"{Path(n).stem}.png" for n in test_split.names]
-    check_outputs(([] if args.resume else [checkpoint]) + [out / "metrics.json"] + renders,
-                  args.overwrite or args.resume)
-    model, history = train_dvr(train_split, out, config, resume=args.resume,
-                               dataset=str(Path(args.dataset).resolve()))
-    summary = {"steps": history.steps, "train_seconds": round(history.seconds, 1),
-               "final_loss": history.losses[-1] if history.losses else None}
-    if test_split is not None:
-        metrics = evaluate_views(model, test_split, out / args.eval_split, progress=not args.quiet)
-        summary |= {"split": args.eval_split, "mask_iou": round(metrics["mask_iou"], 4),
-                    "psnr_masked": None if metrics["psnr_masked"] is None else round(metrics["psnr_masked"], 3),
-                    "psnr": round(metrics["psnr"], 3)}
-    write_json(out / "metrics.json", summary)
-    print(json.dumps(summary))
+    run = pipeline.run("dvr", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,
+                       evaluate=not args.no_eval, eval_split=args.eval_split)
+    print(json.dumps(run.metrics))
 
 
 def render(args: argparse.Namespace) -> None:

@@ -7,14 +7,15 @@ import argparse
 import json
 from pathlib import Path
 
-from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, check_resume,
-                                    evaluation_summary, mesh_output, png_output, positive, select_device,
+from humanrecon.cli._common import (add_device, add_overwrite, add_png, add_quiet, check_outputs, mesh_output, png_output, positive, select_device,
                                     write_mesh_picture)
 from humanrecon.errors import InputError
 from humanrecon.nerf.config import CHECKPOINT, MODEL_PRESETS, NerfConfig
 
 #: defaults of ``nerf render`` and ``nerf mesh``
 ORBIT_VIEWS, ORBIT_FPS, MESH_RESOLUTION = 36, 12.0, 256
+#: flags that override the model preset's settings
+PRESET_FLAGS = ("log2_table_size", "finest_resolution", "samples_per_diagonal", "grid_resolution")
 
 
 def _load_model(run_dir: str, device: str):
@@ -30,35 +31,17 @@ def _dataset(root: str, split: str, downscale: int):
 
 
 def train(args: argparse.Namespace) -> None:
-    """Train on DATASET's train split, evaluate on its test split, write pictures."""
-    from humanrecon.io.files import write_json
-    from humanrecon.nerf.evaluate import evaluate_split
-    from humanrecon.nerf.train import train_nerf
+    """Train on DATASET's train split, evaluate on its test split, write the run folder
+    (:func:`humanrecon.pipeline.run`)."""
+    from humanrecon import pipeline
 
-    out = Path(args.out)
-    checkpoint = out / CHECKPOINT
-    check_resume(args.resume, args.overwrite, checkpoint)
-    if args.downscale < 1:
-        raise InputError(f"--downscale must be >= 1, got {args.downscale}")
-    device = select_device(args.device)
-    preset = args.preset if args.preset != "auto" else ("cpu" if device == "cpu" else "ngp")
-    model_settings = dict(MODEL_PRESETS[preset])
-    for key in model_settings:  # explicit flags override the preset
-        if getattr(args, key) is not None:
-            model_settings[key] = getattr(args, key)
+    overrides = {key: getattr(args, key) for key in PRESET_FLAGS if getattr(args, key) is not None}
     config = NerfConfig(steps=args.steps, max_seconds=args.max_seconds, samples_per_batch=args.samples_per_batch,
-                        lr=args.lr, seed=args.seed, device=device, progress=not args.quiet, model=model_settings)
-    train_split = _dataset(args.dataset, "train", args.downscale)
-    test_split = None if args.no_eval else _dataset(args.dataset, args.eval_split, args.downscale)
-    renders = [] if test_split is None else [out / args.eval_split / f"{Path(n).stem}.png" for n in test_split.names]
-    check_outputs(([] if args.resume else [checkpoint]) + [out / "metrics.json"] + renders,
-                  args.overwrite or args.resume)
-    model, history = train_nerf(train_split, out, config, resume=args.resume)
-    metrics = None if test_split is None else \
-        evaluate_split(model, test_split, out / args.eval_split, progress=not args.quiet)
-    summary = evaluation_summary(history, metrics, args.eval_split)
-    write_json(out / "metrics.json", summary)
-    print(json.dumps(summary))
+                        lr=args.lr, seed=args.seed, device=select_device(args.device), progress=not args.quiet,
+                        preset=args.preset, model=overrides)
+    run = pipeline.run("nerf", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,
+                       evaluate=not args.no_eval, eval_split=args.eval_split, downscale=args.downscale)
+    print(json.dumps(run.metrics))
 
 
 def render(args: argparse.Namespace) -> None:

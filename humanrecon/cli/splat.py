@@ -8,10 +8,9 @@ import argparse
 import json
 from pathlib import Path
 
-from humanrecon.cli._common import (add_device, add_overwrite, add_quiet, check_outputs, check_resume,
-                                    evaluation_summary, positive, select_device)
+from humanrecon.cli._common import (add_device, add_overwrite, add_quiet, check_outputs, positive, select_device)
 from humanrecon.errors import InputError
-from humanrecon.splat.config import CHECKPOINT, INIT_KEYWORDS, SplatConfig
+from humanrecon.splat.config import INIT_KEYWORDS, SplatConfig
 
 #: defaults of ``splat render``
 ORBIT_VIEWS, ORBIT_FPS, ORBIT_SIZE = 36, 12.0, 256
@@ -19,39 +18,19 @@ BACKENDS = ("auto", "torch", "cpu", "cuda")
 
 
 def train(args: argparse.Namespace) -> None:
-    """Train on DATASET's train split, evaluate on its test split, write the scene files."""
-    from humanrecon.datasets import read_views
-    from humanrecon.io.files import write_json
-    from humanrecon.render.novel_views import evaluate_split
-    from humanrecon.splat.files import save_gaussians
-    from humanrecon.splat.train import train_splats
+    """Train on DATASET's train split, evaluate on its test split, write the run folder
+    with the scene files (:func:`humanrecon.pipeline.run`)."""
+    from humanrecon import pipeline
 
-    out = Path(args.out)
-    checkpoint = out / CHECKPOINT
-    check_resume(args.resume, args.overwrite, checkpoint)
     if args.init not in INIT_KEYWORDS and not Path(args.init).is_file():
         raise InputError(f"--init {args.init}: no such file (give {', '.join(INIT_KEYWORDS)}, a point cloud, a mesh "
                          "or a splat file)")
-    if args.init_points < 1 or args.steps < 1 or not 0 <= args.sh_degree <= 3:
-        raise InputError("--init-points and --steps must be >= 1 and --sh-degree in 0..3")
-    device = select_device(args.device)
     config = SplatConfig(steps=args.steps, max_seconds=args.max_seconds, init=args.init, init_points=args.init_points,
-                         sh_degree=args.sh_degree, backend=args.backend, device=device, seed=args.seed,
-                         progress=not args.quiet)
-    train_split = read_views(args.dataset, "train", downscale=args.downscale)
-    test_split = None if args.no_eval else read_views(args.dataset, args.eval_split, downscale=args.downscale)
-    renders = [] if test_split is None else [out / args.eval_split / f"{Path(n).stem}.png" for n in test_split.names]
-    files = [out / "scene.ply", out / "scene.splat", out / "metrics.json"]
-    check_outputs(([] if args.resume else [checkpoint]) + files + renders, args.overwrite or args.resume)
-    model, history = train_splats(train_split, out, config, resume=args.resume)
-    metrics = None if test_split is None else \
-        evaluate_split(model, test_split, out / args.eval_split, progress=not args.quiet)
-    summary = {**evaluation_summary(history, metrics, args.eval_split), "gaussians": model.num_gaussians}
-    gaussians = model.to_gaussians()
-    save_gaussians(out / "scene.ply", gaussians, overwrite=True)
-    save_gaussians(out / "scene.splat", gaussians, overwrite=True)
-    write_json(out / "metrics.json", summary)
-    print(json.dumps(summary))
+                         sh_degree=args.sh_degree, backend=args.backend, device=select_device(args.device),
+                         seed=args.seed, progress=not args.quiet)
+    run = pipeline.run("splat", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,
+                       evaluate=not args.no_eval, eval_split=args.eval_split, downscale=args.downscale)
+    print(json.dumps(run.metrics))
 
 
 def render(args: argparse.Namespace) -> None:

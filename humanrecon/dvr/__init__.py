@@ -6,8 +6,8 @@ differentiation.
   ``closest_approach``, ``unrolled_surface_depth``, ``saved_tensor_bytes``
 * :mod:`.model`: ``DVRModel`` (shape network + texture field, checkpoints)
 * :mod:`.config`: ``DVRConfig``; :mod:`.train`: ``train_dvr`` (visual-hull start, DVR's losses)
-* :mod:`.render`: ``render_views``, ``occupied_box``; :mod:`.evaluate`: ``evaluate_views``, ``extract_dvr_mesh``,
-  ``mesh_report``
+* :mod:`.render`: ``render_views``, ``occupied_box``; :mod:`.evaluate`: ``extract_dvr_mesh``, ``mesh_report``
+  (held-out views are judged by the shared :func:`humanrecon.render.evaluate_split`)
 
 Names are loaded lazily (PEP 562), so importing the package (e.g. for the CLI's
 ``--help``) does not import torch.
@@ -32,7 +32,6 @@ _EXPORTS = {
     "train_dvr": "train",
     "occupied_box": "render",
     "render_views": "render",
-    "evaluate_views": "evaluate",
     "extract_dvr_mesh": "evaluate",
     "mesh_report": "evaluate",
 }

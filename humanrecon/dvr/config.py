@@ -56,7 +56,7 @@ class DVRConfig:
     temperature: float = 0.01
     checkpoint_every: int = 500
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     progress: bool = True
 
     def model_settings(self) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from humanrecon.dvr.render import RENDER_SAMPLES
 from humanrecon.dvr.surface import SDF, SurfaceLevel
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP
 from humanrecon.io.checkpoints import Checkpointed
@@ -54,6 +55,8 @@ class DVRModel(Checkpointed, nn.Module):
         self.register_buffer("radius", (bounds[1] - bounds[0]).norm() / 2)
         self.temperature = temperature
         self._occupied: torch.Tensor | None = None  # the box rendering searches (render_image)
+        #: marching samples per ray of :meth:`render_image` (not a setting: fewer for quick looks)
+        self.render_samples = RENDER_SAMPLES
         self.shape = ImplicitMLP(0, hidden, layers, activation="softplus", geometric_init=True,
                                  init_radius=init_radius, encoding=FourierFeatures(frequencies, 2.0))
         encoding = FourierFeatures(frequencies, 2.0)
@@ -105,7 +108,7 @@ class DVRModel(Checkpointed, nn.Module):
         ``background``, ``opacity (H, W)`` (1 where the ray hits the surface, else 0),
         ``depth (H, W)`` (metres along the ray, 0 off the surface) and ``normals (H, W, 3)``
         (world unit normals, 0 off the surface)."""
-        from humanrecon.dvr.render import RENDER_SAMPLES, occupied_box, render_rays
+        from humanrecon.dvr.render import occupied_box, render_rays
 
         if self._occupied is None or self.training:
             self._occupied = occupied_box(self)
@@ -113,7 +116,7 @@ class DVRModel(Checkpointed, nn.Module):
         origins, directions = camera[0].rays()
         h, w = camera.height, camera.width
         out = render_rays(self, origins.reshape(-1, 3), directions.reshape(-1, 3), background=background,
-                          samples=samples or RENDER_SAMPLES, box=self._occupied)
+                          samples=samples or self.render_samples, box=self._occupied)
         return {"rgb": out["rgb"].reshape(h, w, 3), "opacity": out["hit"].reshape(h, w).to(out["rgb"].dtype),
                 "depth": out["depth"].reshape(h, w), "normals": out["normals"].reshape(h, w, 3)}
 

@@ -148,10 +148,7 @@ def depth_image(depth, mask) -> np.ndarray:
 
 
 def normal_image(normals, mask) -> np.ndarray:
-    """A picture ``(H, W, 3)`` float32 in [0, 1] of unit ``normals (H, W, 3)`` (any frame):
-    ``(n + 1) / 2`` on the pixels of ``mask (H, W)``, white elsewhere."""
-    normals = np.asarray(torch.as_tensor(normals).detach().cpu(), np.float32)
-    mask = np.asarray(torch.as_tensor(mask).detach().cpu(), bool)
-    if normals.ndim != 3 or normals.shape[-1] != 3 or mask.shape != normals.shape[:2]:
-        raise InputError(f"normals must be (H, W, 3) and mask (H, W), got {normals.shape} and {mask.shape}")
-    return _background_white(np.clip((normals + 1.0) / 2.0, 0.0, 1.0), mask)
+    """:func:`humanrecon.render.novel_views.normal_picture` (the shared picture of normals)."""
+    from humanrecon.render.novel_views import normal_picture
+
+    return normal_picture(normals, mask)

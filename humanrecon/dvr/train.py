@@ -55,7 +55,7 @@ from humanrecon.dvr.config import DVRConfig
 from humanrecon.dvr.model import CHECKPOINT, DVRModel
 from humanrecon.dvr.surface import SDF, closest_approach, find_surface, surface_depth
 from humanrecon.errors import InputError
-from humanrecon.geometry.scene import dataset_bounds, ray_aabb, visual_hull_alpha, visual_hull_points
+from humanrecon.geometry.scene import dataset_bounds, ray_aabb, uniform_points, visual_hull_alpha, visual_hull_points
 from humanrecon.trainer import Trainer, fit
 from humanrecon.training import Progress, TrainingHistory, cosine_decay
 
@@ -160,7 +160,7 @@ class HullTargets:
         more than :attr:`OUTSIDE_DILATION` pixels outside its mask (empty for sure, even
         for parts thinner than a pixel that the masks' pixel centres can miss)."""
         box = self.bounds
-        points = box[0] + (box[1] - box[0]) * torch.rand(count, 3, generator=generator).to(box)
+        points = uniform_points(box, count, generator)
         return points[visual_hull_alpha(self.cameras, self.grown_masks, points) == 0]
 
     def sample(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,7 +174,7 @@ class HullTargets:
             spread = box.new_tensor(spreads).repeat_interleave(n)[:, None]
             return base + spread * torch.randn(base.shape, generator=generator).to(box)
 
-        uniform = box[0] + (box[1] - box[0]) * torch.rand(quarter, 3, generator=generator).to(box)
+        uniform = uniform_points(box, quarter, generator)
         points = torch.cat([uniform, around(self.seeds, (self.SEED_SPREAD,), quarter),
                             around(self.boundary, self.BOUNDARY_SPREADS, quarter)])
         return points, visual_hull_alpha(self.cameras, self.masks, points)
@@ -231,7 +231,7 @@ def dvr_losses(model: DVRModel, rays: RayBatch, index: torch.Tensor, samples: in
         eikonal_points = torch.cat([points[:128], hull.sample(128, generator)[0]])
     else:
         box = model.bounds
-        eikonal_points = box[0] + (box[1] - box[0]) * torch.rand(256, 3, generator=generator).to(o)
+        eikonal_points = uniform_points(box.to(o), 256, generator)
     if config.eikonal_weight:
         parts["eikonal"] = eikonal_loss(model, eikonal_points)
     loss = config.rgb_weight * parts["rgb"] + config.freespace_weight * parts["freespace"] \

@@ -12,6 +12,14 @@ from humanrecon.errors import InputError
 from humanrecon.geometry.camera import Camera
 
 
+def uniform_points(box: torch.Tensor, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``count`` points ``(count, 3)`` uniform in ``box (2, 3)`` ``[min, max]`` (metres), on
+    the box's device and dtype; drawn from the CPU ``generator`` (the same on every
+    device)."""
+    box = torch.as_tensor(box)
+    return box[0] + (box[1] - box[0]) * torch.rand(count, 3, generator=generator).to(box)
+
+
 def look_at_centre(cameras: Camera) -> torch.Tensor:
     """The world point ``(3,)`` (metres) with the least summed squared distance to all
     optical axes (the lines through each camera centre along its viewing direction).
@@ -77,7 +85,7 @@ def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds:
     kept, colours = [], []
     found = 0
     for _ in range(max_rounds):
-        candidates = box[0] + (box[1] - box[0]) * torch.rand(4 * count, 3, generator=generator)
+        candidates = uniform_points(box, 4 * count, generator)
         pixels, depth = cameras.to(dtype=torch.float32).project(candidates.expand(len(cameras), -1, -1),
                                                                 return_depth=True)
         col, row = pixels[..., 0].floor().long(), pixels[..., 1].floor().long()

@@ -9,7 +9,6 @@ Coordinates are metres in one world frame shared by clouds and queries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import torch

@@ -16,10 +16,11 @@ import torch
 from torch import nn
 
 from humanrecon.errors import InputError
+from humanrecon.geometry.scene import uniform_points
 from humanrecon.io.checkpoints import Checkpointed
 from humanrecon.implicit.losses import clamped_l1, eikonal_loss, gradient, latent_regularizer, occupancy_bce
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP, OccupancyNetwork
-from humanrecon.implicit.config import NetworkConfig, TrainConfig  # noqa: F401 (re-exported)
+from humanrecon.implicit.config import NetworkConfig, TrainConfig
 from humanrecon.training import TrainingHistory, train_loop
 
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
@@ -175,7 +176,7 @@ def train_igr(shape: ImplicitShape, points: torch.Tensor, config: TrainConfig, n
         idx = torch.randint(len(points), (config.batch_points,), generator=generator)
         surface = points[idx].clone().requires_grad_(normals is not None)
         local = surface.detach() + sigma * torch.randn(surface.shape, generator=generator)
-        uniform = lo + (hi - lo) * torch.rand(config.batch_points // 8, 3, generator=generator)
+        uniform = uniform_points(shape.bounds, config.batch_points // 8, generator)
         space = torch.cat([local, uniform]).requires_grad_(True)
         values = shape(surface)
         loss = values.abs().mean()

@@ -9,6 +9,10 @@ from humanrecon.errors import InputError
 from humanrecon.training import Budget
 
 CHECKPOINT = "model.pt"
+#: keys of :attr:`NerfConfig.model`: the NeRF model's settings (its field's and marching's)
+MODEL_KEYS = frozenset({"levels", "features_per_level", "log2_table_size", "base_resolution", "finest_resolution",
+                        "hidden", "geo_features", "sh_degree", "color_layers", "density_bias", "samples_per_diagonal",
+                        "grid_resolution", "transmittance_threshold"})
 
 #: model settings per target: ``ngp`` is Instant-NGP's (2^19-row tables up to 2048³,
 #: fine steps: for GPUs and large images); ``cpu`` trades resolution for steps per second
@@ -22,8 +26,11 @@ MODEL_PRESETS = {
 @dataclass
 class NerfConfig:
     """Training settings. ``max_seconds``: wall-time budget (the learning-rate schedule
-    then follows the time); ``model``: :class:`NerfModel` keyword arguments (field
-    settings, ``samples_per_diagonal``, ``grid_resolution``)."""
+    then follows the time); ``device``: ``"auto"`` (CUDA when present), ``"cpu"``,
+    ``"cuda[:N]"``; ``preset``: the model size, a key of :data:`MODEL_PRESETS` or
+    ``"auto"`` (``cpu`` on the CPU, ``ngp`` on CUDA); ``model``: :class:`NerfModel`
+    keyword arguments (field settings, ``samples_per_diagonal``, ``grid_resolution``)
+    that override the preset's (:meth:`model_settings`)."""
 
     steps: int = 20_000
     max_seconds: float | None = None
@@ -38,8 +45,9 @@ class NerfConfig:
     random_background: bool = True
     checkpoint_every: int = 1000
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     progress: bool = True
+    preset: str = "auto"
     model: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,3 +57,22 @@ class NerfConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise InputError(f"the learning rate must be > 0, got {self.lr}")
+        if not 0 < self.lr_final_fraction <= 1:
+            raise InputError(f"lr_final_fraction must be in (0, 1], got {self.lr_final_fraction}")
+        if self.grid_warmup_steps < 0 or self.checkpoint_every < 0:
+            raise InputError(f"grid_warmup_steps and checkpoint_every must be >= 0, got {self.grid_warmup_steps} and "
+                             f"{self.checkpoint_every}")
+        if self.preset != "auto" and self.preset not in MODEL_PRESETS:
+            raise InputError(f"preset must be 'auto' or one of {sorted(MODEL_PRESETS)}, got {self.preset!r}")
+        unknown = set(self.model) - MODEL_KEYS
+        if unknown:
+            raise InputError(f"unknown NeRF model settings {sorted(unknown)} (known: {sorted(MODEL_KEYS)})")
+
+    def model_settings(self, device) -> dict:
+        """:class:`NerfModel` keyword arguments on ``device`` (a ``torch.device`` or its
+        name): the preset's (``auto``: ``cpu`` on the CPU, ``ngp`` on CUDA) updated by
+        :attr:`model`."""
+        preset = self.preset
+        if preset == "auto":
+            preset = "ngp" if str(device).startswith("cuda") else "cpu"
+        return {**MODEL_PRESETS[preset], **self.model}

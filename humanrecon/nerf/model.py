@@ -6,7 +6,6 @@ World frame and units follow :mod:`humanrecon.geometry` (metres, OpenCV cameras)
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 from torch import nn

@@ -18,6 +18,7 @@ import torch
 from humanrecon.geometry.scene import dataset_bounds
 from humanrecon.nerf.config import CHECKPOINT, MODEL_PRESETS, NerfConfig  # noqa: F401 (re-exported)
 from humanrecon.nerf.model import NerfModel
+from humanrecon.render.compositing import background_colors, over_background
 from humanrecon.trainer import Trainer, fit
 from humanrecon.training import Progress, TrainingHistory, TrainingHook, exponential_decay
 
@@ -69,13 +70,9 @@ class TrainingRays:
         """``n`` random pixels: origins, directions, backgrounds ``(n, 3)`` and targets
         ``(n, 3)`` = the pixel composited over its background."""
         idx = torch.randint(len(self), (n,), generator=generator).to(self.rgb.device)
-        if random_background:
-            background = torch.rand(n, 3, generator=generator).to(self.rgb.device)
-        else:
-            background = torch.ones(n, 3, device=self.rgb.device)
-        a = self.alpha[idx, None]
+        background = background_colors(n, generator, random_background, self.rgb.device)
         origins, directions = self.rays(idx)
-        return origins, directions, background, self.rgb[idx] * a + background * (1 - a)
+        return origins, directions, background, over_background(self.rgb[idx], self.alpha[idx, None], background)
 
 
 class AdaptRays(TrainingHook):
@@ -99,7 +96,7 @@ class NerfTrainer(Trainer):
     def __init__(self, split, config: NerfConfig, *, device: torch.device, generator: torch.Generator,
                  model: NerfModel | None = None) -> None:
         self.config, self.generator = config, generator
-        self.model = model if model is not None else NerfModel(dataset_bounds(split), **config.model).to(device)
+        self.model = model if model is not None else NerfModel(dataset_bounds(split), **config.model_settings(device)).to(device)
         self.optimizer = torch.optim.Adam(self.model.field.parameter_groups(config.lr, config.weight_decay),
                                           betas=(0.9, 0.99), eps=1e-15)
         self.rays = TrainingRays(split, device)

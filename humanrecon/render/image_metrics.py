@@ -98,3 +98,21 @@ def ssim_loss_term(prediction: torch.Tensor, target: torch.Tensor, data_range: f
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return s.flatten(1).mean(1).mean()
+
+
+def mask_iou(predicted: torch.Tensor, true: torch.Tensor) -> float:
+    """Intersection over union of two boolean masks of the same shape (any, e.g.
+    ``(N, H, W)``), over all their pixels together; 1.0 when both are empty."""
+    union = int((predicted | true).sum())
+    return 1.0 if union == 0 else int((predicted & true).sum()) / union
+
+
+def pooled_psnr(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float | None:
+    """PSNR in dB of one MSE over the pixels of ``mask (N, H, W)`` of all images
+    ``(N, H, W, 3)`` together (all channels; data range 1); None when no pixel is selected,
+    ``inf`` when they are equal there."""
+    count = int(mask.sum())
+    if count == 0:
+        return None
+    mse = float(((prediction - target) ** 2).sum(-1)[mask].sum()) / (3 * count)
+    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)

@@ -21,9 +21,10 @@ FOREGROUND_OPACITY = 0.1
 def evaluate_split(model, split, out_dir: str | Path | None = None, background: float = 1.0,
                    progress: bool = True, foreground_opacity: float = FOREGROUND_OPACITY) -> dict:
     """Render every camera of ``split`` over ``background`` (white by default, as the
-    NeRF-synthetic protocol) and compare with its images.
+    NeRF-synthetic protocol) and compare with its images. The one evaluation of every
+    scene model (NeRF, splats, DVR).
 
-    Returns (means over images):
+    Returns (means over images unless said):
 
     * ``psnr``, ``ssim``: over the whole image, as NeRF papers report. When the subject
       fills a small part of the frame these mostly measure the (easy) empty background.
@@ -32,33 +33,63 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
       missing body and floaters count. Images where no pixel qualifies are left out of
       this mean (``None`` if that is every image).
     * ``foreground_fraction``: mean fraction of the pixels in that foreground.
-    * ``per_image``: lists of ``psnr``, ``ssim``, ``psnr_foreground`` (``None`` where
-      undefined) and ``foreground_fraction``.
+    * ``mask_iou``: IoU of the rendered silhouette (opacity > 0.5) with the true mask
+      (alpha > 0.5), over all pixels of all views together (pooled).
+    * ``psnr_masked``: PSNR of the rendered colour against the true straight colour over
+      the true mask's pixels, one MSE over all views pooled (None without mask pixels).
+    * ``views``: the number of views; ``per_image``: lists of ``psnr``, ``ssim``,
+      ``psnr_foreground`` (``None`` where undefined) and ``foreground_fraction``.
 
-    With ``out_dir``, writes ``<name>.png`` per view: rendering | ground truth side by side.
+    With ``out_dir``, writes ``<name>.png`` per view: rendering | ground truth (| normals,
+    when the model's render gives ``normals``) side by side.
     """
     from humanrecon.render import image_grid, psnr, save_image, ssim
+    from humanrecon.render.image_metrics import mask_iou, pooled_psnr
 
     out = Path(out_dir) if out_dir is not None else None
-    psnrs, ssims, fg_psnrs, fg_fractions = [], [], [], []
+    psnrs, ssims, fg_psnrs, fg_fractions, predictions, silhouettes = [], [], [], [], [], []
     truths = split.composite(torch.full((3,), float(background)))
     for i in tqdm(range(len(split.cameras)), desc="evaluate", disable=not progress, leave=False):
         rendered = model.render_image(split.cameras[i], background)
-        pred = rendered["rgb"].cpu()
+        pred = rendered["rgb"].detach().cpu()
+        opacity = rendered["opacity"].detach().cpu()
         truth = truths[i]
+        predictions.append(pred)
+        silhouettes.append(opacity > 0.5)
         psnrs.append(psnr(pred, truth))
         ssims.append(ssim(pred, truth))
-        foreground = (split.alpha[i] > 0) | (rendered["opacity"].cpu() > foreground_opacity)
+        foreground = (split.alpha[i] > 0) | (opacity > foreground_opacity)
         fg_fractions.append(float(foreground.float().mean()))
         fg_psnrs.append(psnr(pred, truth, mask=foreground) if foreground.any() else None)
         if out is not None:
-            save_image(out / f"{Path(split.names[i]).stem}.png", image_grid([pred.numpy(), truth.numpy()], cols=2, pad=2))
+            tiles = [pred.numpy(), truth.numpy()]
+            if "normals" in rendered:
+                tiles.append(normal_picture(rendered["normals"], opacity > 0.5))
+            save_image(out / f"{Path(split.names[i]).stem}.png", image_grid(tiles, cols=len(tiles), pad=2))
+    true_mask = split.alpha.cpu() > 0.5
     defined = [v for v in fg_psnrs if v is not None]
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
             "psnr_foreground": float(np.mean(defined)) if defined else None,
             "foreground_fraction": float(np.mean(fg_fractions)),
+            "mask_iou": mask_iou(torch.stack(silhouettes), true_mask),
+            "psnr_masked": pooled_psnr(torch.stack(predictions), split.images.cpu(), true_mask),
+            "views": len(psnrs),
             "per_image": {"psnr": psnrs, "ssim": ssims, "psnr_foreground": fg_psnrs,
                           "foreground_fraction": fg_fractions}}
+
+
+def normal_picture(normals, mask) -> np.ndarray:
+    """A picture ``(H, W, 3)`` float32 in [0, 1] of unit ``normals (H, W, 3)`` (any frame):
+    ``(n + 1) / 2`` on the pixels of ``mask (H, W)``, white elsewhere."""
+    from humanrecon.errors import InputError
+
+    normals = np.asarray(torch.as_tensor(normals).detach().cpu(), np.float32)
+    mask = np.asarray(torch.as_tensor(mask).detach().cpu(), bool)
+    if normals.ndim != 3 or normals.shape[-1] != 3 or mask.shape != normals.shape[:2]:
+        raise InputError(f"normals must be (H, W, 3) and mask (H, W), got {normals.shape} and {mask.shape}")
+    image = np.clip((normals + 1.0) / 2.0, 0.0, 1.0)
+    image[~mask] = 1.0
+    return image.astype(np.float32)
 
 
 def orbit_cameras(like: Camera, centre: torch.Tensor, n_views: int, width: int | None = None,

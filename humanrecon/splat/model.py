@@ -1,11 +1,10 @@
 """A trainable set of 3D Gaussians: raw parameters (log-scales, logit opacities, SH split
 into DC and rest, as the 3DGS trainer keeps them), rendering through
-:func:`humanrecon.splat.rasterize`, conversion to and from :class:`~humanrecon.splat.files.Gaussians`
+:func:`humanrecon.splat.rasterize` (:mod:`humanrecon.splat.rendering`), conversion to and from :class:`~humanrecon.splat.files.Gaussians`
 and checkpoints through the shared helper."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,6 +12,7 @@ from torch import nn
 
 from humanrecon.errors import InputError
 from humanrecon.geometry import Camera
+from humanrecon.io.checkpoints import Checkpointed
 from humanrecon.splat._torch_impl import SH_C0
 
 CHECKPOINT_KIND = "splat"
@@ -30,7 +30,7 @@ def nearest_neighbour_scale(points: torch.Tensor, k: int = 3) -> torch.Tensor:
     return torch.as_tensor(np.maximum(dist[:, 1:].mean(1), 1e-7), dtype=points.dtype, device=points.device)
 
 
-class SplatModel(nn.Module):
+class SplatModel(Checkpointed, nn.Module):
     """``N`` Gaussians with SH colour up to ``sh_degree``.
 
     Parameters (``self.params``, rows = Gaussians): ``means (N,3)`` world metres,
@@ -95,10 +95,11 @@ class SplatModel(nn.Module):
 
     # ------------------------------------------------------------------ rendering
     def render(self, cameras: Camera, *, sh_degree: int | None = None, background: torch.Tensor | None = None,
-               backend: str = "auto", render_mode: str = "RGB"):
+               backend: str = "auto", render_mode: str = "RGB", validate: bool = True):
         """Render ``cameras`` (batch C): ``(colors (C,H,W,3|4), alphas (C,H,W,1), meta)`` via
-        :func:`humanrecon.splat.rasterize`; ``background (3,)`` or ``(C,3)`` RGB."""
-        from humanrecon.splat.rasterize import rasterize
+        :func:`humanrecon.splat.rasterize`; ``background (3,)`` or ``(C,3)`` RGB;
+        ``validate=False`` skips the value checks that sync with the device (see there)."""
+        from humanrecon.splat.rendering import rasterize
 
         p = self.params
         viewmats, Ks = cameras.viewmats_and_Ks()
@@ -109,7 +110,7 @@ class SplatModel(nn.Module):
         return rasterize(p["means"], p["quats"], p["log_scales"].exp(), torch.sigmoid(p["logit_opacities"]),
                          torch.cat([p["sh0"], p["shN"]], 1), viewmats.to(p["means"]), Ks.to(p["means"]),
                          cameras.width, cameras.height, sh_degree=self.sh_degree if sh_degree is None else sh_degree,
-                         backgrounds=bg, render_mode=render_mode, backend=backend)
+                         backgrounds=bg, render_mode=render_mode, backend=backend, validate=validate)
 
     @torch.no_grad()
     def render_image(self, camera: Camera, background: float = 1.0, backend: str = "auto") -> dict:
@@ -120,18 +121,13 @@ class SplatModel(nn.Module):
         return {"rgb": colors[0].clamp(0, 1), "opacity": alphas[0, ..., 0]}
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | Path, **extra) -> Path:
-        """Checkpoint (shared helper, kind ``"splat"``): parameters, SH degree, ``extra``."""
-        from humanrecon.io.checkpoints import save_checkpoint
+    checkpoint_kind = CHECKPOINT_KIND
 
-        return save_checkpoint(path, CHECKPOINT_KIND, {"sh_degree": self.sh_degree}, self.state_dict(), **extra)
+    def checkpoint_settings(self) -> dict:
+        return {"sh_degree": self.sh_degree}
 
     @classmethod
-    def load(cls, path: str | Path, map_location="cpu") -> tuple["SplatModel", dict]:
-        """``(model, checkpoint dict)`` from :meth:`save`; a foreign file is a clear error."""
-        from humanrecon.io.checkpoints import load_checkpoint
-
-        saved = load_checkpoint(path, CHECKPOINT_KIND, map_location=map_location)
-        state = saved["state_dict"]
-        params = {k.split(".", 1)[1]: v for k, v in state.items() if k.startswith("params.")}
-        return cls(params, saved["settings"]["sh_degree"]), saved
+    def from_checkpoint(cls, data: dict) -> "SplatModel":
+        """The Gaussians of a checkpoint (their number is that of the saved parameters)."""
+        params = {k.split(".", 1)[1]: v for k, v in data["state_dict"].items() if k.startswith("params.")}
+        return cls(params, data["settings"]["sh_degree"])

@@ -14,7 +14,6 @@ optimiser's per-row state (Adam's moments: new rows start at zero).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import torch
 from torch import nn
 
@@ -59,10 +58,29 @@ class DensityControl:
         self.count = torch.zeros(0)
         self.history: list[dict[str, int]] = []
 
+    def state_dict(self) -> dict:
+        """The accumulated statistics (screen-space gradient sums and view counts per
+        Gaussian) and the refinement history, for a resumed run to continue exactly."""
+        return {"grad2d": self.grad2d.detach().clone(), "count": self.count.detach().clone(),
+                "history": [dict(h) for h in self.history]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Undo :meth:`state_dict`."""
+        device = self.params["means"].device
+        self.grad2d = state["grad2d"].to(device)
+        self.count = state["count"].to(device)
+        self.history = [dict(h) for h in state.get("history", [])]
+
     def after_step(self, step: int, meta: dict) -> None:
-        """Accumulate the step's screen-space gradients (``meta["means2d"].grad``
-        ``(C, N, 2)``, scaled to NDC by ``width/2``, ``height/2``; Gaussians with
-        ``meta["radii"] > 0`` count as seen) and refine on schedule."""
+        """Accumulate the step's screen-space gradients and refine on schedule.
+
+        As gsplat's ``DefaultStrategy``: the gradient of ``meta["means2d"]`` ``(C, N, 2)``
+        (pixels) is scaled by ``width/2 · C`` and ``height/2 · C`` (``C = meta["n_cameras"]``,
+        default the gradient's first dimension): NDC units, and undoing the ``1/C`` of a
+        loss averaged over the step's cameras, so a threshold means the same whatever
+        ``views_per_step``. Each camera where a Gaussian has ``meta["radii"] > 0`` adds the
+        norm of its scaled gradient and one to its count; :meth:`refine` compares the
+        average with ``grow_grad2d``."""
         cfg = self.config
         n = self.params["means"].shape[0]
         if self.grad2d.shape[0] != n:
@@ -70,7 +88,10 @@ class DensityControl:
             self.count = torch.zeros(n, device=self.params["means"].device)
         grad = meta["means2d"].grad
         if grad is not None and step < cfg.refine_stop:
-            scaled = grad.detach() * torch.tensor([meta["width"] / 2.0, meta["height"] / 2.0], device=grad.device)
+            cameras = meta.get("n_cameras", grad.shape[0])
+            factor = torch.tensor([meta["width"] / 2.0 * cameras, meta["height"] / 2.0 * cameras],
+                                  dtype=grad.dtype, device=grad.device)
+            scaled = grad.detach() * factor
             seen = meta["radii"] > 0  # (C, N)
             self.grad2d += (scaled.norm(dim=-1) * seen).sum(0)
             self.count += seen.sum(0)
@@ -128,6 +149,13 @@ class DensityControl:
 
     @torch.no_grad()
     def reset_opacities(self) -> None:
-        """Opacities to at most twice the pruning threshold (in logit space)."""
+        """Opacities to at most twice the pruning threshold (in logit space), and the
+        optimiser state of the opacities zeroed (Adam's moments; not its step count), as
+        gsplat's ``reset_opa``: stale momentum would otherwise push them straight back."""
         limit = float(torch.logit(torch.tensor(2.0 * self.config.prune_opacity)))
-        self.params["logit_opacities"].data.clamp_(max=limit)
+        param = self.params["logit_opacities"]
+        param.clamp_(max=limit)
+        state = self.optimizer.state.get(param, {})
+        for key, value in state.items():
+            if key != "step" and torch.is_tensor(value):
+                value.zero_()

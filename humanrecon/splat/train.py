@@ -1,5 +1,5 @@
 """Train 3D Gaussians on posed images (Blender-format datasets, :mod:`humanrecon.datasets`)
-with the shared loop (:func:`humanrecon.training.train_loop`): ``views_per_step`` random
+in the shape every trainer shares (:func:`humanrecon.trainer.fit`): ``views_per_step`` random
 training images per step, composited over a random background, loss ``(1 - w) L1 + w (1 - SSIM)``, Adam
 with the paper's per-parameter rates (means decayed exponentially, scaled by the scene
 size), SH degree raised every ``sh_increase_every`` steps, adaptive density control
@@ -8,18 +8,19 @@ the divergence guard of the shared loop."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from humanrecon.errors import InputError
-from humanrecon.geometry.scene import dataset_bounds, visual_hull_points
+from humanrecon.geometry.scene import dataset_bounds, uniform_points, visual_hull_points
+from humanrecon.render.compositing import background_colors, over_background
 from humanrecon.render.image_metrics import ssim_loss_term
 from humanrecon.splat.config import CHECKPOINT, SplatConfig
 from humanrecon.splat.model import SplatModel
 from humanrecon.splat.strategy import DensityControl
-from humanrecon.training import Budget, TrainingHistory, TrainingHook, exponential_decay, train_loop
+from humanrecon.trainer import Trainer, fit
+from humanrecon.training import Progress, TrainingHistory, TrainingHook, exponential_decay
 
 
 def initial_model(split, config: SplatConfig, generator: torch.Generator) -> SplatModel:
@@ -46,7 +47,7 @@ def initial_model(split, config: SplatConfig, generator: torch.Generator) -> Spl
         if config.init == "hull":
             raise InputError(f"--init hull: no point of the scene box lies inside every mask of '{split.root}'")
     if config.init in ("auto", "random"):
-        points = box[0] + (box[1] - box[0]) * torch.rand(config.init_points, 3, generator=generator)
+        points = uniform_points(box, config.init_points, generator)
         return SplatModel.from_points(points, sh_degree=config.sh_degree)
     path = Path(config.init)
     suffix = path.suffix.lower()
@@ -92,76 +93,72 @@ def optimizer_for(model: SplatModel, config: SplatConfig, scene_scale: float) ->
 
 
 class _Densify(TrainingHook):
-    def __init__(self, control: DensityControl, last: dict) -> None:
-        self.control, self.last = control, last
+    """Adaptive density control after each step, from the step's rasterizer meta."""
+
+    def __init__(self, trainer: "SplatTrainer") -> None:
+        self.trainer = trainer
 
     def after_step(self, step: int, loss: float) -> None:
-        self.control.after_step(step, self.last["meta"])
+        self.trainer.control.after_step(step, self.trainer.meta)
 
 
-def train_splats(split, out_dir: str | Path, config: SplatConfig | None = None, *, resume: bool = False):
-    """Train on a :class:`humanrecon.datasets.BlenderSplit`; checkpoints go to
-    ``out_dir/splat.pt`` (parameters, optimiser, step, elapsed time; ``resume=True``
-    continues from it). Returns ``(model, history)``; a NaN/inf loss raises
-    ``TrainingDivergedError`` naming the last good checkpoint."""
-    config = config or SplatConfig()
-    out_dir = Path(out_dir)
-    checkpoint = out_dir / CHECKPOINT
-    device = torch.device(config.device)
-    generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    box = dataset_bounds(split)
-    scene_scale = float((box[1] - box[0]).norm() / 2)  # metres: half the box diagonal
-    budget = Budget(config.steps, config.max_seconds)
-    start_step, elapsed_before = 0, 0.0
-    if resume:
-        model, saved = SplatModel.load(checkpoint, map_location=device)
-        start_step, elapsed_before = saved["step"], saved["elapsed"]
-    else:
-        model, saved = initial_model(split, config, generator).to(device), None
-    optimizer = optimizer_for(model, config, scene_scale)
-    if saved is not None:  # the saved groups have no schedules (callables): keep ours
-        schedules = [group["schedule"] for group in optimizer.param_groups]
-        optimizer.load_state_dict(saved["optimizer"])
-        for group, schedule in zip(optimizer.param_groups, schedules):
-            group["schedule"] = schedule
-    control = DensityControl(model.params, optimizer, scene_scale, config.density)
-    images = split.images.to(device)
-    alpha = split.alpha.to(device)[..., None]
-    last: dict = {}
-    history = TrainingHistory()
+class SplatTrainer(Trainer):
+    """3D Gaussian splatting (module docstring) in the shape every trainer shares
+    (:class:`humanrecon.trainer.Trainer`)."""
 
-    def step_fn(step: int) -> torch.Tensor:
-        index = torch.randint(len(split), (config.views_per_step,), generator=generator)
-        background = torch.rand(len(index), 3, generator=generator).to(device) if config.random_background \
-            else torch.ones(len(index), 3, device=device)
-        target = images[index] * alpha[index] + background[:, None, None] * (1 - alpha[index])
-        degree = min(step // config.sh_increase_every, model.sh_degree)
-        colors, _, meta = model.render(split.cameras[index.tolist()].to(device), sh_degree=degree,
-                                       background=background, backend=config.backend)
+    name, checkpoint_name, model_class = "splats", CHECKPOINT, SplatModel
+
+    def __init__(self, split, config: SplatConfig, *, device: torch.device, generator: torch.Generator,
+                 model: SplatModel | None = None) -> None:
+        self.config, self.generator, self.split = config, generator, split
+        box = dataset_bounds(split)
+        scene_scale = float((box[1] - box[0]).norm() / 2)  # metres: half the box diagonal
+        self.model = model if model is not None else initial_model(split, config, generator).to(device)
+        self.optimizer = optimizer_for(self.model, config, scene_scale)
+        self.control = DensityControl(self.model.params, self.optimizer, scene_scale, config.density)
+        self.images = split.images.to(device)
+        self.alpha = split.alpha.to(device)[..., None]
+        self.device = device
+        self.meta: dict = {}
+        self.history = TrainingHistory()
+
+    def step(self, progress: Progress) -> torch.Tensor:
+        config, model = self.config, self.model
+        index = torch.randint(len(self.split), (config.views_per_step,), generator=self.generator)
+        background = background_colors(len(index), self.generator, config.random_background, self.device)
+        target = over_background(self.images[index], self.alpha[index], background)
+        degree = min(progress.step // config.sh_increase_every, model.sh_degree)
+        colors, _, meta = model.render(self.split.cameras[index.tolist()].to(self.device), sh_degree=degree,
+                                       background=background, backend=config.backend, validate=False)
         meta["means2d"].retain_grad()
-        last["meta"] = meta
+        self.meta = meta
         l1 = (colors - target).abs().mean()
         if config.ssim_weight:
             return (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim_loss_term(colors, target))
         return l1
 
-    def save(step: int, elapsed: float) -> Path:
-        state = optimizer.state_dict()
-        for group in state["param_groups"]:
-            group.pop("schedule", None)  # callables are rebuilt from the config
-        return model.save(checkpoint, optimizer=state, step=step, elapsed=elapsed, config=_plain(asdict(config)))
+    def learning_rate(self, fraction: float) -> float:
+        return 0.0  # every group carries its own schedule (optimizer_for)
 
-    model.train()
-    train_loop(step_fn, optimizer, budget, lambda done: 0.0, name="splats", save=save,
-               checkpoint_every=config.checkpoint_every, hooks=[_Densify(control, last)], start_step=start_step,
-               elapsed_before=elapsed_before, last_checkpoint=checkpoint if resume else None, history=history,
-               progress=config.progress, postfix=lambda: {"gaussians": model.num_gaussians})
-    return model.eval(), history
+    def hooks(self) -> list[TrainingHook]:
+        return [_Densify(self)]
+
+    def postfix(self) -> dict:
+        return {"gaussians": self.model.num_gaussians}
+
+    def state_dict(self) -> dict:
+        return {"density": self.control.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "density" in state:
+            self.control.load_state_dict(state["density"])
 
 
-def _plain(value):
-    """Config as plain data (checkpoints load with ``weights_only=True``)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
+def train_splats(split, out_dir: str | Path, config: SplatConfig | None = None, *, resume: bool = False,
+                 hooks=()) -> tuple[SplatModel, TrainingHistory]:
+    """Train on a :class:`humanrecon.datasets.BlenderSplit` (:class:`SplatTrainer` through
+    :func:`humanrecon.trainer.fit`); checkpoints go to ``out_dir/splat.pt`` (parameters,
+    optimiser, step, elapsed time, density statistics, random state; ``resume=True``
+    continues it exactly). Returns ``(model in eval mode, history)``; a NaN/inf loss
+    raises ``TrainingDivergedError`` naming the last good checkpoint."""
+    return fit(SplatTrainer, split, out_dir, config or SplatConfig(), resume=resume, hooks=hooks)

@@ -19,7 +19,8 @@ import trimesh
 
 from humanrecon.cli import main
 from humanrecon.datasets.blender import BlenderSplit
-from humanrecon.dvr.evaluate import evaluate_views, extract_dvr_mesh, mesh_report
+from humanrecon.dvr.evaluate import extract_dvr_mesh, mesh_report
+from humanrecon.render.novel_views import evaluate_split
 from humanrecon.dvr.model import DVRModel
 from humanrecon.dvr.render import (OCCUPIED_GRID, OCCUPIED_GROW_CELLS, depth_image, normal_image, occupied_box,
                                    render_rays, render_views)
@@ -166,12 +167,12 @@ def _split(images, alpha, cameras, tmp_path):
     return BlenderSplit(images, alpha, cameras, names, tmp_path, "test")
 
 
-def test_evaluate_views_iou_psnr_and_pictures(tmp_path):
+def test_shared_evaluation_iou_psnr_and_pictures(tmp_path):
     model = _model(ExactSphere)
     cameras = Camera.cat([_camera(), _camera(2.5)])
     alpha = torch.stack([_sphere_hits(cameras[i], model.sphere_radius)[1] for i in range(2)]).float()
     rendered = render_views(model, cameras, progress=False)
-    metrics = evaluate_views(model, _split(rendered["rgb"], alpha, cameras, tmp_path), tmp_path / "out",
+    metrics = evaluate_split(model, _split(rendered["rgb"], alpha, cameras, tmp_path), tmp_path / "out",
                              progress=False)
     assert metrics["views"] == 2 and metrics["mask_iou"] > 0.9
     from humanrecon.render import load_image
@@ -181,15 +182,15 @@ def test_evaluate_views_iou_psnr_and_pictures(tmp_path):
     # a true image that is the rendering: infinite PSNR; brighter on the body: the pooled
     # PSNR over the body's pixels, and a higher whole-image PSNR (the background is exact)
     alpha = rendered["mask"].float()
-    same = evaluate_views(model, _split(rendered["rgb"], alpha, cameras, tmp_path), progress=False)
+    same = evaluate_split(model, _split(rendered["rgb"], alpha, cameras, tmp_path), progress=False)
     assert same["mask_iou"] == 1.0 and same["psnr_masked"] == math.inf and same["psnr"] == math.inf
     exact = rendered["rgb"] + 0.1 * alpha[..., None] * (rendered["rgb"] < 0.9)  # stays in [0, 1]
-    offset = evaluate_views(model, _split(exact, alpha, cameras, tmp_path), progress=False)
+    offset = evaluate_split(model, _split(exact, alpha, cameras, tmp_path), progress=False)
     pooled = ((exact - rendered["rgb"]) ** 2).sum(-1)[rendered["mask"]].sum() / (3 * rendered["mask"].sum())
     assert offset["psnr_masked"] == pytest.approx(-10 * math.log10(float(pooled)), abs=1e-3)
     assert math.isfinite(offset["psnr"]) and offset["psnr"] > offset["psnr_masked"]
     # nothing true in the images: IoU 0, no masked PSNR
-    empty = evaluate_views(model, _split(rendered["rgb"], torch.zeros_like(alpha), cameras, tmp_path), progress=False)
+    empty = evaluate_split(model, _split(rendered["rgb"], torch.zeros_like(alpha), cameras, tmp_path), progress=False)
     assert empty["mask_iou"] == 0.0 and empty["psnr_masked"] is None
 
 

@@ -19,12 +19,13 @@ from humanrecon.cli import main
 from humanrecon.datasets import make_views, read_views
 from humanrecon.dvr import train as dvr_train
 from humanrecon.dvr.config import DVRConfig
-from humanrecon.dvr.evaluate import evaluate_views, extract_dvr_mesh
+from humanrecon.dvr.evaluate import extract_dvr_mesh
 from humanrecon.dvr.model import CHECKPOINT, DVRModel
 from humanrecon.dvr.render import render_rays
 from humanrecon.errors import InputError, TrainingDivergedError
 from humanrecon.geometry.scene import dataset_bounds as split_bounds
 from humanrecon.geometry.scene import visual_hull_alpha
+from humanrecon.render.novel_views import evaluate_split
 
 from ..resume_check import assert_resume_equals_uninterrupted
 
@@ -68,7 +69,8 @@ def test_training_recovers_the_sphere(trained, sphere_views):
     # one training pixel is ~2 cm at the sphere here
     assert distance.mean() < 0.008 and distance.max() < 0.03  # measured 5.2 mm / 2.0 cm
     test = read_views(sphere_views, "test")
-    metrics = evaluate_views(model, test, samples=64, progress=False)
+    model.render_samples = 64
+    metrics = evaluate_split(model, test, progress=False)
     assert metrics["mask_iou"] > 0.96  # measured 0.980
     # the texture has learned the sphere's colours: at the surface points of rays inside the
     # true masks, its error is well below that of the untrained texture
