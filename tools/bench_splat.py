@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from humanrecon.datasets import read_blender
 from humanrecon.render.novel_views import evaluate_split
 from humanrecon.splat.config import SplatConfig
-from humanrecon.splat.rasterize import rasterize
+from humanrecon.splat.rendering import rasterize
 
 sys.path.insert(0, str(ROOT / "tools"))
 from bench_nerf import ensure_dataset  # the same dataset as the NeRF benchmark
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from humanrecon.splat.rasterize import backend_available
+    from humanrecon.splat.rendering import backend_available
 
     backends = [b for b in args.backends.split(",") if b and backend_available(b)]
     for n in (int(s) for s in args.scenes.split(",") if s):

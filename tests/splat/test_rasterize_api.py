@@ -4,6 +4,7 @@ validation errors, empty scenes, backend dispatch and ``Camera.viewmats_and_Ks``
 from __future__ import annotations
 
 import importlib
+import types
 import warnings
 
 import pytest
@@ -13,7 +14,7 @@ import humanrecon.splat
 from humanrecon.errors import InputError
 from humanrecon.geometry import Camera
 from humanrecon.splat import rasterize as rasterize_module_attr
-from humanrecon.splat.rasterize import rasterize, resolve_backend
+from humanrecon.splat.rendering import rasterize, resolve_backend
 
 
 def scene(n=6, dtype=torch.float32, sh_k=None, seed=0):
@@ -34,9 +35,13 @@ def cameras(c=2, w=20, h=14, dtype=torch.float32):
 
 def test_package_attribute_is_the_function():
     assert rasterize_module_attr is rasterize and humanrecon.splat.rasterize is rasterize
-    module = importlib.import_module("humanrecon.splat.rasterize")  # the submodule, via sys.modules
+    module = importlib.import_module("humanrecon.splat.rendering")  # the module, named as gsplat's
     assert module.rasterize is rasterize and humanrecon.splat.rasterize is rasterize
     assert "rasterize" in dir(humanrecon.splat) and "rasterize" in humanrecon.splat.__all__
+    # no submodule shadows the function, so the package is a plain module (no class hack)
+    assert type(humanrecon.splat) is types.ModuleType
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("humanrecon.splat.rasterize")
 
 
 def test_shapes_meta_and_means2d_grad():
@@ -153,7 +158,7 @@ def test_sh_degree_inferred_from_square_k():
 
 
 def test_backend_dispatch_and_fallback_warning(monkeypatch):
-    module = importlib.import_module("humanrecon.splat.rasterize")
+    module = importlib.import_module("humanrecon.splat.rendering")
 
     cpu = torch.device("cpu")
     assert resolve_backend("torch", cpu) == "torch"
@@ -182,7 +187,7 @@ def test_backend_dispatch_and_fallback_warning(monkeypatch):
 
 def test_compiled_backend_receives_the_two_stages(monkeypatch):
     """rasterize routes project / rasterize_pixels through _backends with backend=name."""
-    module = importlib.import_module("humanrecon.splat.rasterize")
+    module = importlib.import_module("humanrecon.splat.rendering")
     from humanrecon.splat import _torch_impl
 
     seen = []
@@ -226,3 +231,43 @@ def test_camera_viewmats_and_Ks_round_trip():
     s["means"] = torch.tensor([[0.1, -0.2, 0.0], [0.3, 0.1, 0.2]], dtype=torch.float64)
     _, _, meta = rasterize(**s, viewmats=vm, Ks=K, width=32, height=24, backend="torch")
     torch.testing.assert_close(meta["means2d"], cam.project(s["means"]))
+
+
+def test_validate_false_skips_the_value_checks_and_renders_the_same(monkeypatch):
+    module = importlib.import_module("humanrecon.splat.rendering")
+    vm, K = cameras()
+    s = scene()
+    bad = dict(s, means=s["means"].clone())
+    bad["means"][2] = float("nan")
+    with pytest.raises(InputError, match="means must be finite"):
+        rasterize(**bad, viewmats=vm, Ks=K, width=20, height=14, backend="torch")
+    # no check that needs a device-to-host sync runs: not the finite or value checks, nor
+    # the free-memory probe
+    monkeypatch.setattr(module, "available_memory", lambda device: pytest.fail("probed free memory"))
+    colors, _, meta = rasterize(**bad, viewmats=vm, Ks=K, width=20, height=14, backend="torch", validate=False)
+    assert (meta["radii"][:, 2] == 0).all() and torch.isfinite(colors).all()  # a NaN depth is culled
+    rasterize(**dict(s, opacities=torch.full((6,), 1.5)), viewmats=vm, Ks=K, width=20, height=14, backend="torch",
+              validate=False)
+    with pytest.raises(InputError, match="means must have shape"):  # shapes are always checked
+        rasterize(**dict(s, means=torch.zeros(6, 2)), viewmats=vm, Ks=K, width=20, height=14, validate=False)
+    monkeypatch.undo()
+    for backend in ("torch", "cpu"):
+        checked = rasterize(**s, viewmats=vm, Ks=K, width=20, height=14, backend=backend)
+        unchecked = rasterize(**s, viewmats=vm, Ks=K, width=20, height=14, backend=backend, validate=False)
+        torch.testing.assert_close(unchecked[0], checked[0], atol=0, rtol=0)
+        torch.testing.assert_close(unchecked[1], checked[1], atol=0, rtol=0)
+        assert torch.equal(unchecked[2]["radii"], checked[2]["radii"])
+
+
+def test_model_render_forwards_validate():
+    from humanrecon.splat.model import SplatModel
+
+    gen = torch.Generator().manual_seed(0)
+    model = SplatModel.from_points(torch.rand(20, 3, generator=gen) - 0.5, sh_degree=1)
+    with torch.no_grad():
+        model.params["means"][3] = float("nan")
+    camera = Camera.look_at(torch.tensor([[0.0, 0.0, 2.5]]), torch.zeros(1, 3), width=16, height=12, fov_x_rad=1.0)
+    with pytest.raises(InputError, match="means must be finite"):
+        model.render(camera, backend="torch")
+    colors, _, meta = model.render(camera, backend="torch", validate=False)
+    assert colors.shape == (1, 12, 16, 3) and meta["radii"][0, 3] == 0

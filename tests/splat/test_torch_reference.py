@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from humanrecon.splat import _torch_impl
-from humanrecon.splat.rasterize import rasterize
+from humanrecon.splat.rendering import rasterize
 
 C0 = 0.28209479177387814
 
@@ -37,7 +37,7 @@ def intrinsics(f, w, h, dx=0.0, dy=0.0):
 
 def random_scene(n, seed, spread=0.6, scale=(0.05, 0.25), opacity=(0.2, 0.95)):
     g = torch.Generator().manual_seed(seed)
-    r = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64)  # noqa: E731
+    r = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64)
     return {
         "means": (r(n, 3) * 2 - 1) * spread,
         "quats": torch.randn(n, 4, generator=g, dtype=torch.float64),
@@ -98,7 +98,7 @@ def loop_reference(scene, viewmat, K, W, H, bg, near=0.01, far=1e10, ts=16):
                 if tile[0] in xs and tile[1] in ys:
                     members.append((z, k))
             T, C = 1.0, np.zeros(3)
-            for z, k in sorted(members):  # depth, ties by index
+            for _, k in sorted(members):  # depth, ties by index
                 m, con, _, _ = proj[k]
                 d = m - (i + 0.5, j + 0.5)
                 s = 0.5 * (con[0] * d[0] ** 2 + con[2] * d[1] ** 2) + con[1] * d[0] * d[1]
@@ -274,7 +274,7 @@ def _grad_scene(n=4, seed=0):
     """Big, semi-transparent splats covering all of a 12x10 image: every alpha lies well
     inside (1/255, 0.99), T stays > 1e-4 and depths are distinct (no discontinuities)."""
     g = torch.Generator().manual_seed(seed)
-    r = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64)  # noqa: E731
+    r = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64)
     means = (r(n, 3) - 0.5) * torch.tensor([0.3, 0.3, 0.6], dtype=torch.float64)
     means[:, 2] += torch.linspace(-0.3, 0.3, n, dtype=torch.float64)
     scene = {"means": means, "quats": torch.randn(n, 4, generator=g, dtype=torch.float64),

@@ -1,5 +1,6 @@
 """The public Gaussian-splatting rasterizer :func:`rasterize` (gsplat's ``rasterization``
-argument order), input validation and backend dispatch.
+argument order), input validation and backend dispatch. The module is ``rendering`` (as
+gsplat's ``gsplat/rendering.py``); the function is also ``humanrecon.splat.rasterize``.
 
 The math is defined once, in ``conventions.md`` next to this file; ``"torch"`` is the
 pure-PyTorch reference (:mod:`._torch_impl`), ``"cpu"`` / ``"cuda"`` are compiled
@@ -19,10 +20,9 @@ import torch
 
 from humanrecon.errors import InputError
 from humanrecon.splat import _torch_impl
+from humanrecon.splat.config import BACKENDS, MAX_SH_DEGREE as _MAX_SH_DEGREE
 
 RENDER_MODES = ("RGB", "RGB+ED")
-BACKENDS = ("auto", "torch", "cpu", "cuda")
-_MAX_SH_DEGREE = 3
 _warned: set[str] = set()
 
 
@@ -77,9 +77,10 @@ def resolve_backend(backend: str, device: torch.device) -> str:
 
 
 # --------------------------------------------------------------------------- validation
-def _tensor(x, name: str, shape: tuple, dtype: torch.dtype | None, device: torch.device | None) -> torch.Tensor:
-    """Check ``x`` is a finite floating tensor of ``shape`` (None = any size) with the
-    common dtype and device."""
+def _tensor(x, name: str, shape: tuple, dtype: torch.dtype | None, device: torch.device | None,
+            finite: bool = True) -> torch.Tensor:
+    """Check ``x`` is a floating tensor of ``shape`` (None = any size) with the common
+    dtype and device, and (``finite``; a device-to-host sync) finite."""
     if not isinstance(x, torch.Tensor):
         raise InputError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in (torch.float32, torch.float64):
@@ -91,7 +92,7 @@ def _tensor(x, name: str, shape: tuple, dtype: torch.dtype | None, device: torch
         raise InputError(f"{name} has dtype {x.dtype} but means has {dtype}: all float inputs must share one dtype")
     if device is not None and x.device != device:
         raise InputError(f"{name} is on {x.device} but means is on {device}: all inputs must share one device")
-    if not bool(torch.isfinite(x.detach()).all()):
+    if finite and not bool(torch.isfinite(x.detach()).all()):
         raise InputError(f"{name} must be finite, got NaN or inf")
     return x
 
@@ -169,6 +170,7 @@ def rasterize(
     backgrounds: torch.Tensor | None = None,
     render_mode: str = "RGB",
     backend: str = "auto",
+    validate: bool = True,
 ):
     """Render ``N`` 3D Gaussians into ``C`` cameras (differentiable; conventions.md).
 
@@ -187,57 +189,65 @@ def rasterize(
         render_mode: ``"RGB"`` or ``"RGB+ED"`` (expected depth ``D / max(alpha, 1e-10)``
             in metres as a 4th channel).
         backend: ``"auto"``, ``"torch"``, ``"cpu"`` or ``"cuda"`` (see :func:`resolve_backend`).
+        validate: check the values too (finite, scales > 0, non-zero quaternions, opacities
+            in [0, 1], the output fits into free memory). False skips every check that
+            needs a device-to-host sync (for a trainer's inner loop, whose inputs are its own
+            parameters); types, shapes, dtypes, devices and settings are always checked.
 
     Returns:
         ``(render_colors (C, H, W, 3|4), render_alphas (C, H, W, 1), meta)``; ``meta`` has
         ``radii (C, N)`` int32, ``means2d (C, N, 2)`` (the autograd intermediate: call
         ``meta["means2d"].retain_grad()`` before ``backward()``), ``depths (C, N)``,
         ``conics (C, N, 3)``, ``colors (C, N, 3)`` (after SH), ``tiles_per_gauss (C, N)``,
-        ``tile_counts (C, tiles_y, tiles_x)``, ``width``, ``height``, ``tile_size`` and
-        ``backend`` (the one that ran). dtype and device follow ``means``.
+        ``tile_counts (C, tiles_y, tiles_x)``, ``width``, ``height``, ``n_cameras`` (C),
+        ``tile_size`` and ``backend`` (the one that ran). dtype and device follow ``means``.
 
     Raises:
         InputError: wrong shapes, dtypes, devices, non-finite values, scales <= 0,
             zero-length quaternions, opacities outside [0, 1], sizes < 1, an unknown
             ``render_mode`` / ``backend``, too few SH coefficients for ``sh_degree``,
-            images whose output would not fit into the device's free memory.
+            images whose output would not fit into the device's free memory (the value
+            checks only with ``validate=True``).
     """
     if render_mode not in RENDER_MODES:
         raise InputError(f"render_mode must be one of {RENDER_MODES}, got {render_mode!r}")
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
     width, height = _size(width, "width"), _size(height, "height")
-    means = _tensor(means, "means", (None, 3), None, None)
+    validate = bool(validate)
+    means = _tensor(means, "means", (None, 3), None, None, validate)
     dtype, device = means.dtype, means.device
     n = int(means.shape[0])
-    quats = _tensor(quats, "quats", (n, 4), dtype, device)
-    scales = _tensor(scales, "scales", (n, 3), dtype, device)
-    opacities = _tensor(opacities, "opacities", (n,), dtype, device)
+    quats = _tensor(quats, "quats", (n, 4), dtype, device, validate)
+    scales = _tensor(scales, "scales", (n, 3), dtype, device, validate)
+    opacities = _tensor(opacities, "opacities", (n,), dtype, device, validate)
     if isinstance(colors, torch.Tensor) and colors.dim() == 3:
-        colors = _tensor(colors, "colors", (n, None, 3), dtype, device)
+        colors = _tensor(colors, "colors", (n, None, 3), dtype, device, validate)
     else:
-        colors = _tensor(colors, "colors", (n, 3), dtype, device)
-    viewmats = _tensor(viewmats, "viewmats", (None, 4, 4), dtype, device)
+        colors = _tensor(colors, "colors", (n, 3), dtype, device, validate)
+    viewmats = _tensor(viewmats, "viewmats", (None, 4, 4), dtype, device, validate)
     c = int(viewmats.shape[0])
     if c < 1:
         raise InputError("viewmats must hold at least one camera, got shape (0, 4, 4)")
-    Ks = _tensor(Ks, "Ks", (c, 3, 3), dtype, device)
+    Ks = _tensor(Ks, "Ks", (c, 3, 3), dtype, device, validate)
     if backgrounds is not None:
         if isinstance(backgrounds, torch.Tensor) and backgrounds.dim() == 1:
-            backgrounds = _tensor(backgrounds, "backgrounds", (3,), dtype, device).expand(c, 3)
+            backgrounds = _tensor(backgrounds, "backgrounds", (3,), dtype, device, validate).expand(c, 3)
         else:
-            backgrounds = _tensor(backgrounds, "backgrounds", (c, 3), dtype, device)
+            backgrounds = _tensor(backgrounds, "backgrounds", (c, 3), dtype, device, validate)
     sh_degree = _sh_degree(colors, sh_degree)
-    if bool((scales.detach() <= 0).any()):
-        raise InputError("scales must be > 0 (standard deviations in metres)")
-    if bool((quats.detach().norm(dim=-1) < 1e-12).any()):
-        raise InputError("quats has a zero-length quaternion (norm < 1e-12)")
-    if bool(((opacities.detach() < 0) | (opacities.detach() > 1)).any()):
-        raise InputError("opacities must lie in [0, 1]")
+    if validate:  # value checks: each is a device-to-host sync
+        if bool((scales.detach() <= 0).any()):
+            raise InputError("scales must be > 0 (standard deviations in metres)")
+        if bool((quats.detach().norm(dim=-1) < 1e-12).any()):
+            raise InputError("quats has a zero-length quaternion (norm < 1e-12)")
+        if bool(((opacities.detach() < 0) | (opacities.detach() > 1)).any()):
+            raise InputError("opacities must lie in [0, 1]")
     near_plane, far_plane = float(near_plane), float(far_plane)
     if not (math.isfinite(near_plane) and near_plane < far_plane):
         raise InputError(f"need a finite near_plane < far_plane, got {near_plane}, {far_plane}")
-    _check_output_memory(c, width, height, 5 if render_mode == "RGB+ED" else 4, dtype, device)
+    if validate:  # a free-memory probe
+        _check_output_memory(c, width, height, 5 if render_mode == "RGB+ED" else 4, dtype, device)
 
     name = resolve_backend(backend, device)
     if name == "torch":
@@ -286,6 +296,7 @@ def rasterize(
         "tile_counts": tile_counts,
         "width": width,
         "height": height,
+        "n_cameras": c,
         "tile_size": _torch_impl.TILE_SIZE,
         "backend": name,
     }
