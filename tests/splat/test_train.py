@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from humanrecon.splat.model import SplatModel
 from humanrecon.splat.strategy_config import DensityConfig
 from humanrecon.splat.train import train_splats
 
-from tests.splat import PLANT  # noqa: E402
+from tests.splat import PLANT
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +36,21 @@ def _config(**kw):
 
 
 def test_training_lowers_the_loss_checkpoints_and_resumes(views, tmp_path):
-    split = read_blender(views, "train")
-    model, history = train_splats(split, tmp_path, _config(init="random"))
+    from humanrecon.render.novel_views import evaluate_split
+    from humanrecon.splat.train import initial_model
+
+    split, test = read_blender(views, "train"), read_blender(views, "test")
+    config = _config(init="random")
+    untrained = initial_model(split, config, torch.Generator().manual_seed(config.seed))  # the run's start
+    model, history = train_splats(split, tmp_path, config)
     early, late = np.mean(history.losses[:10]), np.mean(history.losses[-10:])
     assert late < 0.7 * early, (early, late)
+    # held-out views against the untrained start: 60 steps from 800 random grey Gaussians
+    # on 32-pixel views go from ~7.0 dB to ~15.3 dB (seeds 0-2: 15.1-15.5 dB), SSIM from
+    # ~0.31 to ~0.45; the benchmark measures the real thing
+    before, after = evaluate_split(untrained, test, progress=False), evaluate_split(model, test, progress=False)
+    assert after["psnr"] > before["psnr"] + 6 and after["psnr"] > 13.0, (before["psnr"], after["psnr"])
+    assert after["ssim"] > before["ssim"] + 0.08, (before["ssim"], after["ssim"])
     _, hull = train_splats(split, tmp_path / "hull", _config(steps=10))  # the default start: the masks' hull
     assert np.mean(hull.losses) < 0.7 * early  # starts where random points arrive after training
     assert (tmp_path / "splat.pt").is_file()
