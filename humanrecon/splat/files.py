@@ -51,7 +51,7 @@ from humanrecon._validation import reader, to_numpy
 from humanrecon.errors import InputError, MissingFileError, SplatFileError
 from humanrecon.io.files import atomic_write, check_outputs
 
-from humanrecon.splat._torch_impl import SH_C0  # noqa: E402  rgb = 0.5 + SH_C0 · sh[:, 0]
+from humanrecon.splat._torch_impl import SH_C0  # rgb = 0.5 + SH_C0 · sh[:, 0]
 
 #: Suffixes :func:`load_gaussians` / :func:`save_gaussians` understand.
 SPLAT_SUFFIXES = (".ply", ".splat")

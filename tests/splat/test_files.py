@@ -24,7 +24,7 @@ from humanrecon.splat.files import (
     write_splat,
 )
 
-from tests.splat import PLANT  # noqa: E402
+from tests.splat import PLANT
 
 
 def _names(k: int) -> list[str]:
@@ -156,7 +156,7 @@ def test_splat_round_trip_within_quantisation(tmp_path):
     torch.testing.assert_close(h.means, g.means, rtol=0, atol=0)
     torch.testing.assert_close(h.scales, g.scales, rtol=0, atol=0)
     torch.testing.assert_close(h.opacities, g.opacities, rtol=0, atol=0.5 / 255 + 1e-7)
-    rgb = lambda x: 0.5 + SH_C0 * x.sh[:, 0]  # noqa: E731
+    rgb = lambda x: 0.5 + SH_C0 * x.sh[:, 0]
     torch.testing.assert_close(rgb(h), rgb(g), rtol=0, atol=0.5 / 255 + 1e-6)
     dot = (h.quats * g.quats).sum(-1).abs()  # same rotation up to sign
     assert float(dot.min()) > 1 - 2e-3
