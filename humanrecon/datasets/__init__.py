@@ -1,4 +1,6 @@
-"""Datasets for the multi-view subsystems (NeRF today):
+"""Datasets for the multi-view subsystems: NeRF, Gaussian splatting and DVR train on them
+(``humanrecon nerf|splat|dvr train``, :func:`humanrecon.pipeline.run`) through
+:func:`read_views`:
 
 * :mod:`.blender`: the Blender / NeRF-synthetic format (``transforms_{split}.json`` + RGBA
   PNGs): ``read_blender``, ``write_blender``, ``BlenderSplit``; the OpenGL camera-to-world
@@ -6,7 +8,7 @@
 * :mod:`.colmap`: COLMAP sparse models (``cameras/images/points3D`` ``.txt`` or ``.bin``):
   ``read_colmap`` -> ``ColmapScene`` (a :class:`Camera` batch, names, sizes, sparse points and
   colours), ``write_colmap_text``, ``write_colmap_binary``.
-* :mod:`.views`: ``read_views`` reads either layout for the training commands
+* :mod:`.views`: ``read_views`` reads either layout for every trainer
   (``read_colmap_views``: a COLMAP capture's images, every 8th held out for testing).
 * :mod:`.synthetic`: synthetic views of a mesh: ``sphere_cameras``, ``body_part_colors``,
   ``render_rgba``, and whole datasets: ``make_views`` (``tools/make_views.py``),

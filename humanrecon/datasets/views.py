@@ -1,4 +1,4 @@
-"""One reader for the multi-view training commands (``nerf train``, ``splat train``): a
+"""One reader for the multi-view training commands (``nerf|splat|dvr train``): a
 Blender folder (``transforms_{split}.json`` + images) or a COLMAP capture (a sparse model in
 ``sparse/0`` and undistorted images in ``images/``), both as a
 :class:`~humanrecon.datasets.blender.BlenderSplit`.

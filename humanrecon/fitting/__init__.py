@@ -1,5 +1,6 @@
-"""Fitting body models to images: SMPLify from 2D keypoints, keypoint file readers, the
-optional built-in detector, and overlay pictures.
+"""Fitting body models to images from 2D keypoints: SMPLify (optimisation) and LGD
+(learned gradient descent, :mod:`.lgd`), keypoint file readers, the optional built-in
+detector, and overlay pictures.
 
 Example::
 
