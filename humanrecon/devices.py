@@ -3,7 +3,12 @@ it, else the CPU) and of the checks on a device name."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from humanrecon.errors import InputError
+
+if TYPE_CHECKING:  # torch is imported inside the functions, so importing this stays cheap
+    import torch
 
 #: the default of every ``device`` setting and ``--device`` flag
 AUTO = "auto"
