@@ -73,7 +73,7 @@ class SplatConfig:
     random_background: bool = True
     density: DensityConfig = field(default_factory=lambda: replace(SHORT_RUN_DENSITY))
     backend: str = "auto"
-    device: str = "cpu"
+    device: str = "auto"
     checkpoint_every: int = 1_000
     seed: int = 0
     progress: bool = True
