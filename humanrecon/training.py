@@ -30,9 +30,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from humanrecon.errors import InputError, TrainingDivergedError
+
+if TYPE_CHECKING:
+    import torch
 
 
 # --------------------------------------------------------------------------- schedules
