@@ -38,28 +38,32 @@ METRICS = "metrics.json"
 
 @dataclass(frozen=True)
 class Method:
-    """One trainable method: its name, config class, training function, model class and
-    checkpoint file (``module:attribute`` paths, imported when used)."""
+    """One trainable method: its name, config class, training function and model class
+    (``module:attribute`` paths, imported when used)."""
 
     name: str
     config: str
     train: str
     model: str
-    checkpoint: str
 
     def load(self, what: str):
         module, attribute = getattr(self, what).split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    @property
+    def checkpoint(self) -> str:
+        """The checkpoint file of a run folder (``CHECKPOINT`` of the config's module)."""
+        return importlib.import_module(self.config.split(":")[0]).CHECKPOINT
+
 
 #: every method a run folder can hold, by name
 METHODS: dict[str, Method] = {
     "nerf": Method("nerf", "humanrecon.nerf.config:NerfConfig", "humanrecon.nerf.train:train_nerf",
-                   "humanrecon.nerf.model:NerfModel", "model.pt"),
+                   "humanrecon.nerf.model:NerfModel"),
     "splat": Method("splat", "humanrecon.splat.config:SplatConfig", "humanrecon.splat.train:train_splats",
-                    "humanrecon.splat.model:SplatModel", "splat.pt"),
+                    "humanrecon.splat.model:SplatModel"),
     "dvr": Method("dvr", "humanrecon.dvr.config:DVRConfig", "humanrecon.dvr.train:train_dvr",
-                  "humanrecon.dvr.model:DVRModel", "dvr.pt"),
+                  "humanrecon.dvr.model:DVRModel"),
 }
 
 
@@ -173,20 +177,25 @@ def run(method_name: str, dataset: str | Path, out_dir: str | Path, config=None,
     return Run(method_name, out, model, summary, history)
 
 
-def load(out_dir: str | Path, device: str = "auto") -> Run:
+def load(out_dir: str | Path, device: str = "auto", method_name: str | None = None) -> Run:
     """The run in ``out_dir`` (written by :func:`run` or ``humanrecon <method> train``):
-    its model on ``device`` (``auto``: CUDA when present) in eval mode and its metrics."""
+    its model on ``device`` (``auto``: CUDA when present) in eval mode and its metrics
+    (with the ``dataset`` it was trained on, from ``metrics.json`` or the checkpoint).
+    ``method_name``: expect that method's run (``MissingFileError`` naming its checkpoint)."""
     from humanrecon.devices import resolve_device
 
     out = Path(out_dir)
-    found = [m for m in METHODS.values() if (out / m.checkpoint).is_file()]
+    candidates = [method(method_name)] if method_name else list(METHODS.values())
+    found = [m for m in candidates if (out / m.checkpoint).is_file()]
     if not found:
-        names = ", ".join(m.checkpoint for m in METHODS.values())
-        raise MissingFileError(f"{out}: not a run folder (none of {names} in it)")
+        names = ", ".join(str(out / m.checkpoint) for m in candidates)
+        raise MissingFileError(f"{out}: not a run folder ({names} not found)")
     spec = found[0]
-    model = spec.load("model").load(out / spec.checkpoint, map_location=resolve_device(device))
+    model, saved = spec.load("model").restore(out / spec.checkpoint, map_location=resolve_device(device))
     metrics = json.loads((out / METRICS).read_text()) if (out / METRICS).is_file() else {}
-    return Run(spec.name, out, model, metrics)
+    if not metrics.get("dataset") and saved.get("dataset"):
+        metrics["dataset"] = saved["dataset"]
+    return Run(spec.name, out, model.eval(), metrics)
 
 
 def _method_files(name: str) -> list[str]:

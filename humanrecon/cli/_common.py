@@ -26,6 +26,13 @@ def add_device(parser: argparse.ArgumentParser) -> None:
                         help="auto (CUDA when this machine has it, else the CPU), cpu or cuda[:N] (default: auto)")
 
 
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """``--device``, ``--overwrite`` and ``--quiet``: the flags of every model command."""
+    add_device(parser)
+    add_overwrite(parser)
+    add_quiet(parser)
+
+
 def add_png(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--png", default="", help="also write a PNG picture of the mesh here (front and side)")
 

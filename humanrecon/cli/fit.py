@@ -77,7 +77,7 @@ def add_parser(sub) -> None:
                      help="detect every person with the built-in detector (pip install 'humanrecon[detect]')")
     fit.add_argument("--out", required=True, help="output folder")
     fit.add_argument("--model", default="open", help="'open', a model file or folder (SMPL, SMPL+H, SMPL-X)")
-    fit.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"))
+    fit.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"), help="which official model file to load (the open body is neutral)")
     fit.add_argument("--focal", type=float, default=None,
                      help="focal length in pixels (default: from EXIF, else the image diagonal)")
     fit.add_argument("--person", default="all", help="index of the person in the keypoint file, or 'all'")
@@ -92,7 +92,7 @@ def add_parser(sub) -> None:
     fit.add_argument("--lgd-weights", default=None,
                      help="LGD weights (default: the shipped ones for the open body; train others with "
                           "tools/train_lgd.py)")
-    fit.add_argument("--optimizer", default=OPTIMIZER, choices=("lbfgs", "adam"))
+    fit.add_argument("--optimizer", default=OPTIMIZER, choices=("lbfgs", "adam"), help="optimiser of the fitting stages")
     fit.add_argument("--upright-weight", type=float, default=UPRIGHT_WEIGHT,
                      help="weight of the prior that people stand upright (0 for lying or upside-down people)")
     fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -74,10 +74,10 @@ def add_parser(sub) -> None:
     p.add_argument("--kind", default="sdf", choices=("occ", "sdf"),
                    help="occ: occupancy network; sdf: DeepSDF (mesh) or IGR (points)")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
-    p.add_argument("--steps", type=int, default=TrainConfig.steps)
-    p.add_argument("--batch-points", type=int, default=TrainConfig.batch_points)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--hidden", type=int, default=NetworkConfig.hidden)
+    p.add_argument("--steps", type=int, default=TrainConfig.steps, help="training steps (the learning-rate schedule spans them)")
+    p.add_argument("--batch-points", type=int, default=TrainConfig.batch_points, help="points per training step")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help="learning rate (Adam)")
+    p.add_argument("--hidden", type=int, default=NetworkConfig.hidden, help="hidden width of the network")
     p.add_argument("--layers", type=int, default=NetworkConfig.layers, help="hidden layers (DeepSDF/IGR)")
     p.add_argument("--blocks", type=int, default=NetworkConfig.blocks, help="ResNet blocks (occupancy network)")
     p.add_argument("--frequencies", type=int, default=NetworkConfig.frequencies,
@@ -85,7 +85,7 @@ def add_parser(sub) -> None:
     p.add_argument("--pool-points", type=int, default=POOL_POINTS, help="ground-truth points sampled from the mesh")
     p.add_argument("--use-normals", action="store_true", help="IGR: use the point cloud's normals")
     p.add_argument("--repair", action="store_true", help="try to repair a non-watertight mesh")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed, help="random seed (the same seed gives the same run)")
     add_overwrite(p)
     add_quiet(p)
     p.set_defaults(func=train)

@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
     views.add_argument("--val", type=int, default=VAL_VIEWS, help=f"validation views (default {VAL_VIEWS})")
     views.add_argument("--test", type=int, default=TEST_VIEWS, help=f"test views (default {TEST_VIEWS})")
     views.add_argument("--size", type=int, default=SIZE, help=f"image side in pixels (default {SIZE})")
-    views.add_argument("--seed", type=int, default=0)
+    views.add_argument("--seed", type=int, default=0, help="random seed (the same seed gives the same run)")
     views.add_argument("--supersample", type=int, default=SUPERSAMPLE,
                        help="render at this multiple of --size and average down (antialiased edges)")
     add_overwrite(views)

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from humanrecon.config_checks import check_count, check_number
+from humanrecon.training import Budget
+
+#: the checkpoint a training run writes into its run folder
+CHECKPOINT = "dvr.pt"
+
 
 @dataclass
 class DVRConfig:
@@ -58,6 +64,20 @@ class DVRConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        Budget(self.steps, self.max_seconds)  # checks steps and max_seconds
+        for name in ("rays", "rays_start", "samples", "samples_start", "secant_steps", "hull_points", "hidden",
+                     "layers", "texture_hidden", "texture_layers"):
+            check_count(self, name, 1)
+        for name in ("frequencies", "checkpoint_every"):
+            check_count(self, name, 0)
+        for name in ("lr", "silhouette_temperature_start", "silhouette_temperature", "temperature", "init_radius"):
+            check_number(self, name)
+        check_number(self, "lr_final_fraction", 0.0, 1.0)
+        check_number(self, "hull_fraction", 0.0, 1.0, low_open=False, high_open=True)
+        for name in ("rgb_weight", "freespace_weight", "occupancy_weight", "eikonal_weight", "hull_weight"):
+            check_number(self, name, 0.0, low_open=False)
 
     def model_settings(self) -> dict:
         """Keyword arguments of :class:`~humanrecon.dvr.model.DVRModel` (without bounds)."""

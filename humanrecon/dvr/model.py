@@ -15,13 +15,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from humanrecon.dvr.config import CHECKPOINT  # noqa: F401 - re-exported: the run folder's file
 from humanrecon.dvr.render import RENDER_SAMPLES
 from humanrecon.dvr.surface import SDF, SurfaceLevel
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP
 from humanrecon.io.checkpoints import Checkpointed
 
 CHECKPOINT_KIND = "dvr"
-CHECKPOINT = "dvr.pt"
 
 
 class DVRModel(Checkpointed, nn.Module):

@@ -34,6 +34,7 @@ from humanrecon.fitting.lgd import LGDFitter, LGDNetwork, save_network
 from humanrecon.fitting.smplify import FRONT_VIEW_R
 from humanrecon.fitting.synthetic import DETECTOR_FAULTS, Faults, SyntheticSubjects, sample_subjects
 from humanrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from humanrecon.config_checks import check_count, check_number
 from humanrecon.training import Budget, Progress, TrainingHistory, cosine_decay, train_loop
 
 #: first seed of the training subjects (benchmarks use 0, tests < 1000)
@@ -57,6 +58,16 @@ class LGDTrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        Budget(self.steps, self.max_seconds)  # checks steps and max_seconds
+        for name in ("batch", "iterations", "hidden", "layers"):
+            check_count(self, name, 1)
+        check_count(self, "checkpoint_every", 0)
+        check_number(self, "lr")
+        check_number(self, "lr_final_fraction", 0.0, 1.0)
+        for name in ("library_share", "fault_share"):
+            check_number(self, name, 0.0, 1.0, low_open=False)
 
 
 @dataclass

@@ -24,7 +24,7 @@ def density_level(model: NerfModel, opacity: float = 0.5, length_fraction: float
 
 
 def extract_density_mesh(model: NerfModel, resolution: int = 256, level: float | None = None,
-                         progress: bool = True):
+                         progress: bool = True, initial_resolution: int = 32):
     """The ``level`` iso-surface of the density (default :func:`density_level`) inside
     the scene box, with the shared hierarchical extractor: an ``ExtractionResult``
     (``.mesh`` a trimesh in world metres, normals outwards)."""
@@ -32,4 +32,5 @@ def extract_density_mesh(model: NerfModel, resolution: int = 256, level: float |
 
     level = density_level(model) if level is None else float(level)
     return extract_mesh(model.field.density, model.bounds.cpu().numpy(), resolution, level, inside="positive",
-                        device=model.bounds.device, progress=progress)
+                        initial_resolution=min(initial_resolution, resolution), device=model.bounds.device,
+                        progress=progress)

@@ -99,11 +99,12 @@ class NerfModel(Checkpointed, nn.Module):
                 "depth": torch.cat(depth).reshape(h, w)}
 
     # ------------------------------------------------------------------ meshing
-    def extract_mesh(self, resolution: int = 256, level: float | None = None, *, progress: bool = False):
+    def extract_mesh(self, resolution: int = 256, level: float | None = None, *, initial_resolution: int = 32,
+                     progress: bool = False):
         """The ``level`` iso-surface of the density (1/m; default
         :func:`humanrecon.nerf.evaluate.density_level`) in the scene box by the shared
         hierarchical extractor: an :class:`~humanrecon.geometry.meshing.ExtractionResult`
-        (world metres, normals outwards)."""
+        (world metres, normals outwards); ``resolution = initial_resolution · 2^k``."""
         from humanrecon.nerf.evaluate import extract_density_mesh
 
-        return extract_density_mesh(self, resolution, level, progress=progress)
+        return extract_density_mesh(self, resolution, level, initial_resolution=initial_resolution, progress=progress)

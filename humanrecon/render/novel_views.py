@@ -93,17 +93,17 @@ def normal_picture(normals, mask) -> np.ndarray:
 
 
 def orbit_cameras(like: Camera, centre: torch.Tensor, n_views: int, width: int | None = None,
-                  height: int | None = None) -> Camera:
+                  height: int | None = None, elevation_rad: float = math.radians(15.0)) -> Camera:
     """``n_views`` novel cameras on a circle around ``centre (3,)``: at the mean distance
     of the cameras ``like``, with their horizontal field of view, around their mean up
-    direction (the world direction of image −y), 15° above the centre."""
+    direction (the world direction of image −y), ``elevation_rad`` above the centre (15°)."""
     from humanrecon.render.raycast import turntable_cameras
 
     up = -like.R[:, 1, :].mean(0)
     distance = (like.center - centre).norm(dim=-1).mean().item()
     return turntable_cameras(centre.numpy(), distance, n_views, width=width or like.width,
                              height=height or like.height, fov_x_rad=float(like.fov_x[0]),
-                             elevation_rad=math.radians(15.0), up=(up / up.norm()).numpy())
+                             elevation_rad=elevation_rad, up=(up / up.norm()).numpy())
 
 
 def render_orbit(model, cameras: Camera, background: float = 1.0, progress: bool = True) -> list[np.ndarray]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from humanrecon.errors import InputError
-from humanrecon.splat._checks import check_count, check_number
+from humanrecon.config_checks import check_count, check_number
 from humanrecon.splat.strategy_config import DensityConfig
 from humanrecon.training import Budget
 

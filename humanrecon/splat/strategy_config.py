@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from humanrecon.splat._checks import check_count, check_number
+from humanrecon.config_checks import check_count, check_number
 
 
 @dataclass

@@ -36,15 +36,15 @@ def test_nerf_render_checks_every_view_file_first(tmp_path, capsys):
     out.mkdir()
     (out / "view_005.png").write_text("user picture")
     code, err = _run(capsys, "nerf", "render", tmp_path / "run", "--dataset", tmp_path / "ds", "--out", out,
-                     "--views", 8)
+                     "--orbit", 8)
     assert code == 2 and "view_005.png exists" in err
     assert sorted(p.name for p in out.iterdir()) == ["view_005.png"]
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--views", "0"], "--views must be >= 1"),
-    (["--views", "-3"], "--views must be >= 1"),
-    (["--size", "-8"], "--size must be >= 1"),
+    (["--orbit", "0"], "--orbit and --size must be >= 1"),
+    (["--orbit", "-3"], "--orbit and --size must be >= 1"),
+    (["--size", "-8"], "--orbit and --size must be >= 1"),
     (["--fps", "0"], "--fps must be > 0"),
 ])
 def test_nerf_render_refuses_bad_values_before_work(tmp_path, capsys, argv, message):

@@ -240,14 +240,17 @@ def run(tmp_path_factory):
 def test_cli_render_and_mesh_write_their_files(run, capsys):
     from humanrecon.render import load_image
 
-    png = run / "view.png"
-    assert main(["dvr", "render", str(run / "run"), "--view", "1", "--out", str(png), "--samples", "32",
-                 "--quiet"]) == 0
-    assert load_image(png).shape == (SIZE, 3 * SIZE + 4, 3)  # colour | normals | depth
-    assert main(["dvr", "render", str(run / "run"), "--view", "1", "--out", str(png), "--quiet"]) == 2
+    out = run / "views"
+    assert main(["dvr", "render", str(run / "run"), "--view", "1", "--out", str(out), "--quiet"]) == 0
+    png, = out.glob("*.png")
+    assert load_image(png).shape == (SIZE, 3 * SIZE + 4, 3)  # rendering | truth | normals
+    assert main(["dvr", "render", str(run / "run"), "--view", "1", "--out", str(out), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["dvr", "render", str(run / "run"), "--view", "0", "--split", "train", "--dataset",
-                 str(run / "data"), "--out", str(png), "--samples", "32", "--overwrite", "--quiet"]) == 0
+                 str(run / "data"), "--out", str(out), "--overwrite", "--quiet"]) == 0
+    assert main(["dvr", "render", str(run / "run"), "--orbit", "2", "--size", "16", "--out", str(run / "orbit"),
+                 "--quiet"]) == 0
+    assert (run / "orbit" / "orbit.gif").is_file()
     mesh, picture = run / "mesh.ply", run / "mesh.png"
     assert main(["dvr", "mesh", str(run / "run"), "--out", str(mesh), "--resolution", "32", "--png", str(picture),
                  "--quiet"]) == 0
@@ -259,24 +262,26 @@ def test_cli_render_and_mesh_write_their_files(run, capsys):
 def test_cli_errors_name_the_problem(run, tmp_path, capsys):
     empty = tmp_path / "empty_run"
     empty.mkdir()
-    for action, out in ((["mesh"], "x.ply"), (["render", "--view", "0"], "x.png")):
+    for action, out in ((["mesh"], "x.ply"), (["render", "--view", "0"], "x")):
         assert main(["dvr", *action[:1], str(empty), *action[1:], "--out", str(tmp_path / out), "--quiet"]) == 2
         assert str(empty / "dvr.pt") in capsys.readouterr().err
-    assert main(["dvr", "render", str(run / "run"), "--view", "2", "--out", str(tmp_path / "v.png"), "--quiet"]) == 2
+    assert main(["dvr", "render", str(run / "run"), "--view", "2", "--out", str(tmp_path / "v"), "--quiet"]) == 2
     assert "--view 2: the test split has 2 views" in capsys.readouterr().err
     torch.manual_seed(0)
     DVRModel(BOX, **TINY).save(tmp_path / "nodata" / "dvr.pt")
-    assert main(["dvr", "render", str(tmp_path / "nodata"), "--view", "0", "--out", str(tmp_path / "v.png")]) == 2
-    assert "pass --dataset" in capsys.readouterr().err and not (tmp_path / "v.png").exists()
+    assert main(["dvr", "render", str(tmp_path / "nodata"), "--view", "0", "--out", str(tmp_path / "v")]) == 2
+    assert "pass --dataset" in capsys.readouterr().err and not (tmp_path / "v").exists()
 
 
 def test_cli_defaults_are_the_library_defaults():
     import inspect
 
-    from humanrecon.cli import dvr as cli
-    from humanrecon.dvr import evaluate, model, render
+    from humanrecon.cli import _scene as cli
+    from humanrecon.dvr import config, render
+    from humanrecon.pipeline import METHODS
 
-    assert cli.CHECKPOINT == model.CHECKPOINT and cli.RENDER_SAMPLES == render.RENDER_SAMPLES
-    signature = inspect.signature(evaluate.extract_dvr_mesh).parameters
+    assert METHODS["dvr"].checkpoint == config.CHECKPOINT == "dvr.pt"
+    assert DVRModel(BOX, **TINY).render_samples == render.RENDER_SAMPLES
+    signature = inspect.signature(DVRModel.extract_mesh).parameters
     assert cli.MESH_RESOLUTION == signature["resolution"].default
     assert cli.INITIAL_RESOLUTION == signature["initial_resolution"].default

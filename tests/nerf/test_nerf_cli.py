@@ -57,11 +57,27 @@ def test_train_refuses_to_clobber_and_resumes(run, tiny_views):
 
 def test_render_writes_views_and_gif(run, tiny_views, tmp_path):
     out = tmp_path / "orbit"
-    assert main(["nerf", "render", str(run), "--dataset", str(tiny_views), "--out", str(out), "--views", "3",
+    assert main(["nerf", "render", str(run), "--dataset", str(tiny_views), "--out", str(out), "--orbit", "3",
                  "--quiet"]) == 0
-    assert (out / "turntable.gif").is_file() and len(list(out.glob("view_*.png"))) == 3
-    assert main(["nerf", "render", str(run), "--dataset", str(tiny_views), "--out", str(out), "--views", "3",
+    assert (out / "orbit.gif").is_file() and len(list(out.glob("view_*.png"))) == 3
+    assert main(["nerf", "render", str(run), "--dataset", str(tiny_views), "--out", str(out), "--orbit", "3",
                  "--quiet"]) == 2  # exists
+    # the run records its dataset: the orbit needs no --dataset, and one test camera renders beside its truth
+    again = tmp_path / "again"
+    assert main(["nerf", "render", str(run), "--out", str(again), "--orbit", "2", "--quiet"]) == 0
+    assert len(list(again.glob("view_*.png"))) == 2
+    assert main(["nerf", "render", str(run), "--out", str(again), "--view", "0", "--quiet"]) == 0
+    assert len(list(again.glob("*.png"))) == 4  # 2 orbit views, their contact sheet and the test camera
+
+
+def test_eval_scores_the_run_and_writes_pictures(run, tiny_views, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["nerf", "eval", str(run), "--out", str(tmp_path / "ev"), "--quiet"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    stored = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert printed == stored and printed["split"] == "test" and printed["views"] == 4
+    assert printed["dataset"] == str(tiny_views.resolve()) and 5 < printed["psnr"] < 60
+    assert (tmp_path / "ev" / "metrics.json").is_file() and len(list((tmp_path / "ev").glob("*.png"))) == 4
 
 
 def test_mesh_writes_a_mesh_and_picture(run, tmp_path, capsys):

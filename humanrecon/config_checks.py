@@ -1,4 +1,4 @@
-"""Field checks of the splat config dataclasses (torch-free): one :class:`InputError`
+"""Field checks of every config dataclass (torch-free): one :class:`InputError`
 naming the field."""
 
 from __future__ import annotations
