@@ -41,6 +41,18 @@ def _dataset_of(args: argparse.Namespace, run) -> str | None:
     return args.dataset or run.metrics.get("dataset") or None
 
 
+def _run_and_split(args: argparse.Namespace):
+    """``(run, dataset path, the dataset's --split)`` for verbs that need the dataset."""
+    from humanrecon.datasets import read_views
+
+    run = load_run(args.run, select_device(args.device), args.method)
+    _check_method(run, args.method, args.run)
+    dataset = _dataset_of(args, run)
+    if not dataset:
+        raise InputError(f"{args.run} does not record its dataset: pass --dataset")
+    return run, dataset, read_views(dataset, args.split)
+
+
 def _centre_and_radius(model):
     """The scene's centre ``(3,)`` and a radius (metres): the box of a field, or the
     median of the Gaussians and the distance holding 90 % of them."""
@@ -104,16 +116,10 @@ def render(args: argparse.Namespace) -> None:
 
 
 def _render_view(args: argparse.Namespace, out: Path) -> None:
-    from humanrecon.datasets import read_views
     from humanrecon.render import image_grid, save_image
     from humanrecon.render.novel_views import normal_picture
 
-    run = load_run(args.run, select_device(args.device), args.method)
-    _check_method(run, args.method, args.run)
-    dataset = _dataset_of(args, run)
-    if not dataset:
-        raise InputError(f"{args.run} does not record its dataset: pass --dataset")
-    split = read_views(dataset, args.split)
+    run, dataset, split = _run_and_split(args)
     if not 0 <= args.view < len(split.cameras):
         raise InputError(f"--view {args.view}: the {args.split} split has {len(split.cameras)} views "
                          f"(0..{len(split.cameras) - 1})")
@@ -156,17 +162,11 @@ def mesh(args: argparse.Namespace) -> None:
 def evaluate(args: argparse.Namespace) -> None:
     """Score a trained run on a dataset split (the shared evaluation), print the metrics
     as JSON and, with ``--out``, write one picture per view and ``metrics.json`` there."""
-    from humanrecon.datasets import read_views
     from humanrecon.io.files import write_json
     from humanrecon.pipeline import METRICS, _rounded
     from humanrecon.render.novel_views import evaluate_split
 
-    run = load_run(args.run, select_device(args.device), args.method)
-    _check_method(run, args.method, args.run)
-    dataset = _dataset_of(args, run)
-    if not dataset:
-        raise InputError(f"{args.run} does not record its dataset: pass --dataset")
-    split = read_views(dataset, args.split)
+    run, dataset, split = _run_and_split(args)
     out = Path(args.out) if args.out else None
     if out is not None:
         check_outputs([out / METRICS] + [out / f"{Path(n).stem}.png" for n in split.names], args.overwrite)
