@@ -52,6 +52,8 @@ from pathlib import Path
 
 import torch
 
+from humanrecon.errors import InputError, MissingDependencyError
+
 BACKENDS = ("cpu", "cuda")
 CSRC = Path(__file__).resolve().parent / "csrc"
 TILE_SIZE = 16
@@ -61,8 +63,9 @@ _CUDA_KERNELS = ("hr_project_fwd", "hr_project_bwd", "hr_rasterize_fwd", "hr_ras
 _NVRTC_OPTIONS = ("-std=c++17",)
 
 
-class BackendUnavailable(RuntimeError):
-    """A compiled backend cannot be built or loaded here (the message says why)."""
+class BackendUnavailable(MissingDependencyError):
+    """A compiled backend cannot be built or loaded here (the message says why); in the
+    error family, and still an ``ImportError``."""
 
 
 # --------------------------------------------------------------------------- CPU build
@@ -290,7 +293,7 @@ def available(name: str) -> bool:
 def unavailable_reason(name: str) -> str | None:
     """None if backend ``name`` works, else why not (for the caller's warning)."""
     if name not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+        raise InputError(f"backend must be one of {BACKENDS}, got {name!r}")
     try:
         if name == "cpu":
             _cpu_lib()
@@ -330,9 +333,9 @@ def _n_threads() -> int:
 
 def _check_device(backend: str, t: torch.Tensor) -> torch.device:
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if t.device.type != backend:
-        raise ValueError(f"backend {backend!r} needs {backend} tensors, got {t.device}")
+        raise InputError(f"backend {backend!r} needs {backend} tensors, got {t.device}")
     return t.device
 
 
