@@ -68,20 +68,28 @@ def load_checkpoint(path: str | os.PathLike, kind: str, map_location="cpu") -> d
     return data
 
 
+def _rebuild(path, kind: str, data: dict, make: Callable[[dict], "torch.nn.Module"]):
+    """``make(data)`` with any failure of a damaged file as one :class:`CheckpointError`."""
+    try:
+        return make(data)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: damaged {kind} checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+
+
 def restore_module(path: str | os.PathLike, kind: str, build: Callable[[dict], "torch.nn.Module"],
                    map_location="cpu"):
     """Load a ``kind`` checkpoint and rebuild its module: ``build(settings)`` makes it,
     then its weights are loaded. Returns ``(module, checkpoint dict)``; a checkpoint whose
     settings or weights do not fit raises :class:`CheckpointError` naming the file."""
     data = load_checkpoint(path, kind, map_location)
-    try:
+
+    def make(data: dict):
         module = build(data["settings"])
         module.load_state_dict(data["state_dict"])
-    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{path}: damaged {kind} checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
-    return module, data
+        return module
 
+    return _rebuild(path, kind, data, make), data
 
 class Checkpointed:
     """Save and load of a trained model, one convention for every kind (a mixin for
@@ -122,12 +130,7 @@ class Checkpointed:
     def restore(cls, path: str | os.PathLike, map_location="cpu"):
         """``(model on map_location, checkpoint dict)`` of a file written by :meth:`save`."""
         data = load_checkpoint(path, cls.checkpoint_kind, map_location)
-        try:
-            model = cls.from_checkpoint(data)
-        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise CheckpointError(f"{path}: damaged {cls.checkpoint_kind} checkpoint ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
-        return model.to(map_location), data
+        return _rebuild(path, cls.checkpoint_kind, data, cls.from_checkpoint).to(map_location), data
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location="cpu"):
