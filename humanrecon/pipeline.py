@@ -19,7 +19,10 @@ picture per view: rendering | truth) → ``metrics.json`` → the method's own f
 one is refused unless ``overwrite`` (or ``resume``) is set.
 
 A run folder holds ``<checkpoint>`` (``model.pt`` NeRF, ``splat.pt`` splats, ``dvr.pt``
-DVR), ``metrics.json``, ``<eval split>/<image>.png`` and the method's files.
+DVR), ``metrics.json``, ``<eval split>/<image>.png`` and the method's files. Implicit
+shapes (``run("implicit", "body.obj", out, {"kind": "sdf"})``) are fitted to a mesh or
+a point cloud instead of views: ``shape.pt``, ``metrics.json`` (the mesh against the
+source), ``mesh.ply``, ``mesh.png``.
 """
 
 from __future__ import annotations
@@ -39,12 +42,14 @@ METRICS = "metrics.json"
 @dataclass(frozen=True)
 class Method:
     """One trainable method: its name, config class, training function and model class
-    (``module:attribute`` paths, imported when used)."""
+    (``module:attribute`` paths, imported when used), and what it trains on (``views``:
+    a dataset of posed images; ``shape``: a mesh or a point cloud file)."""
 
     name: str
     config: str
     train: str
     model: str
+    data: str = "views"
 
     def load(self, what: str):
         module, attribute = getattr(self, what).split(":")
@@ -64,6 +69,8 @@ METHODS: dict[str, Method] = {
                     "humanrecon.splat.model:SplatModel"),
     "dvr": Method("dvr", "humanrecon.dvr.config:DVRConfig", "humanrecon.dvr.train:train_dvr",
                   "humanrecon.dvr.model:DVRModel"),
+    "implicit": Method("implicit", "humanrecon.implicit.config:ShapeConfig", "humanrecon.implicit.train:fit_shape",
+                       "humanrecon.implicit.train:ImplicitShape", data="shape"),
 }
 
 
@@ -105,12 +112,14 @@ class Run:
     def render(self, camera, background: float = 1.0) -> dict:
         """One view: ``{"rgb": (H, W, 3), "opacity": (H, W), ...}`` of a one-camera
         :class:`~humanrecon.geometry.Camera` (OpenCV convention, metres)."""
+        if not hasattr(self.model, "render_image"):
+            raise InputError(f"{self.method} runs have no colour to render (mesh them instead)")
         return self.model.render_image(camera, background)
 
     def mesh(self, path: str | Path | None = None, resolution: int = 256, *, overwrite: bool = False,
              progress: bool = False, **options):
         """A mesh of the model by the shared hierarchical extractor (NeRF: an iso-surface
-        of the density; DVR: the zero level set; splats: not available), written to
+        of the density; DVR, implicit: the zero level set; splats: not available), written to
         ``path`` when given. Returns the :class:`~humanrecon.geometry.meshing.ExtractionResult`
         (``.mesh``: a trimesh in world metres)."""
         if not hasattr(self.model, "extract_mesh"):
@@ -131,7 +140,8 @@ def run(method_name: str, dataset: str | Path, out_dir: str | Path, config=None,
         progress: bool | None = None, hooks=()) -> Run:
     """Train ``method_name`` (``"nerf"``, ``"splat"``, ``"dvr"``) on ``dataset``'s train
     split, evaluate on its ``eval_split`` and write the run folder ``out_dir`` (module
-    docstring).
+    docstring). ``"implicit"`` fits one shape to ``dataset`` = a mesh or a point cloud
+    file (:func:`run_shape`).
 
     Args:
         config: the method's config (dataclass, dict of its fields, or None: defaults).
@@ -159,6 +169,9 @@ def run(method_name: str, dataset: str | Path, out_dir: str | Path, config=None,
         raise InputError("resume continues the run in out_dir and overwrite starts it over: give one")
     if resume and not checkpoint.is_file():
         raise InputError(f"resume: no run to resume, {checkpoint} does not exist")
+    if spec.data == "shape":
+        return run_shape(Path(dataset), out, config, resume=resume, overwrite=overwrite, evaluate=evaluate,
+                         hooks=hooks)
     train_split = read_views(dataset, "train", downscale=downscale)
     test_split = read_views(dataset, eval_split, downscale=downscale) if evaluate else None
     renders = [] if test_split is None else [out / eval_split / f"{Path(n).stem}.png" for n in test_split.names]
@@ -177,8 +190,41 @@ def run(method_name: str, dataset: str | Path, out_dir: str | Path, config=None,
     return Run(method_name, out, model, summary, history)
 
 
+def run_shape(source: Path, out: Path, config, *, resume: bool = False, overwrite: bool = False,
+              evaluate: bool = True, hooks=()) -> Run:
+    """``run("implicit", source, out, config)``: fit an occupancy network / DeepSDF to the
+    mesh ``source`` (or IGR to a point cloud) and write ``shape.pt``, ``metrics.json``
+    (the extracted mesh against the source: :func:`humanrecon.implicit.evaluate.evaluate_shape`),
+    ``mesh.ply`` and ``mesh.png`` (front and side views) into ``out``."""
+    from humanrecon.implicit.data import read_shape_data
+    from humanrecon.implicit.evaluate import evaluate_shape, source_mesh_of
+    from humanrecon.implicit.train import fit_shape
+    from humanrecon.io.files import check_outputs, write_json
+
+    spec = METHODS["implicit"]
+    evaluate = evaluate and config.eval_resolution > 0
+    pictures = [out / "mesh.ply", out / "mesh.png"] if evaluate else []
+    check_outputs(([] if resume else [out / spec.checkpoint]) + [out / METRICS] + pictures, overwrite or resume)
+    data = read_shape_data(source, config)
+    model, history = fit_shape(data, config, out, resume=resume, hooks=hooks)
+    summary = {"method": "implicit", "kind": data.kind, "dataset": str(source.resolve()), **_training_summary(history)}
+    if evaluate:
+        from humanrecon.render import overview_image, save_image
+
+        scores, result = evaluate_shape(model, data, config.eval_resolution, source_mesh=source_mesh_of(source),
+                                        progress=config.progress)
+        summary |= scores
+        if len(result.mesh.faces):
+            result.save(out / "mesh.ply")
+            save_image(out / "mesh.png", overview_image(result.mesh.vertices, result.mesh.faces,
+                                                        views=("front", "left")))
+    write_json(out / METRICS, summary)
+    return Run("implicit", out, model, summary, history)
+
+
 def load(out_dir: str | Path, device: str = "auto", method_name: str | None = None) -> Run:
-    """The run in ``out_dir`` (written by :func:`run` or ``humanrecon <method> train``):
+    """The run in ``out_dir`` (written by :func:`run` or ``humanrecon <method> train``; or
+    that run's checkpoint file):
     its model on ``device`` (``auto``: CUDA when present) in eval mode and its metrics
     (with the ``dataset`` it was trained on, from ``metrics.json`` or the checkpoint).
     ``method_name``: expect that method's run (``MissingFileError`` naming its checkpoint)."""
@@ -186,12 +232,17 @@ def load(out_dir: str | Path, device: str = "auto", method_name: str | None = No
 
     out = Path(out_dir)
     candidates = [method(method_name)] if method_name else list(METHODS.values())
-    found = [m for m in candidates if (out / m.checkpoint).is_file()]
+    if out.is_file() or (out.suffix == ".pt" and not out.is_dir()):  # a checkpoint file: its method's
+        found = [m for m in candidates if method_name or m.checkpoint == out.name]
+        checkpoint, out = out, out.parent
+    else:
+        found = [m for m in candidates if (out / m.checkpoint).is_file()]
+        checkpoint = out / found[0].checkpoint if found else None
     if not found:
         names = ", ".join(str(out / m.checkpoint) for m in candidates)
-        raise MissingFileError(f"{out}: not a run folder ({names} not found)")
+        raise MissingFileError(f"{out_dir}: not a run folder ({names} not found)")
     spec = found[0]
-    model, saved = spec.load("model").restore(out / spec.checkpoint, map_location=resolve_device(device))
+    model, saved = spec.load("model").restore(checkpoint, map_location=resolve_device(device))
     metrics = json.loads((out / METRICS).read_text()) if (out / METRICS).is_file() else {}
     if not metrics.get("dataset") and saved.get("dataset"):
         metrics["dataset"] = saved["dataset"]

@@ -130,11 +130,13 @@ class Trainer:
         return {}
 
 
-def fit(trainer_class: type[Trainer], split, out_dir: str | Path, config, *, resume: bool = False,
-        hooks: tuple[TrainingHook, ...] | list[TrainingHook] = (), **trainer_options):
+def fit(trainer_class: type[Trainer], split, out_dir: str | Path | None, config, *, resume: bool = False,
+        hooks: tuple[TrainingHook, ...] | list[TrainingHook] = (), model: torch.nn.Module | None = None,
+        **trainer_options):
     """Train ``trainer_class`` on ``split`` with ``config`` (its method's config dataclass:
     ``steps``, ``max_seconds``, ``seed``, ``device``, ``checkpoint_every``, ``progress``)
-    and write checkpoints to ``out_dir / trainer_class.checkpoint_name``.
+    and write checkpoints to ``out_dir / trainer_class.checkpoint_name`` (None: no
+    checkpoints, the model only in memory).
 
     Args:
         resume: continue the run whose checkpoint is there (``MissingFileError`` naming it
@@ -142,18 +144,25 @@ def fit(trainer_class: type[Trainer], split, out_dir: str | Path, config, *, res
             random state are restored, so the run goes on as if never stopped.
         hooks: extra per-step hooks after the method's own (a callback that raises stops
             the run, keeping the checkpoints written so far).
+        model: train this model (moved to the device) instead of building one (not with
+            ``resume``).
         trainer_options: further keyword arguments of the trainer.
     Returns:
         ``(model in eval mode, history of this call)``.
     Raises:
         TrainingDivergedError: the loss became NaN/inf (names the last good checkpoint).
     """
-    out_dir = Path(out_dir)
-    checkpoint = out_dir / trainer_class.checkpoint_name
+    from humanrecon.errors import InputError
+
+    checkpoint = None if out_dir is None else Path(out_dir) / trainer_class.checkpoint_name
+    if resume and (checkpoint is None or model is not None):
+        raise InputError("resume needs the run folder (out_dir) and builds the model from its checkpoint")
     device = resolve_device(config.device)
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
-    model, saved = trainer_class.model_class.restore(checkpoint, map_location=device) if resume else (None, None)
+    saved = None
+    if resume:
+        model, saved = trainer_class.model_class.restore(checkpoint, map_location=device)
     trainer = trainer_class(split, config, device=device, generator=generator, model=model, **trainer_options)
     start_step, elapsed_before = 0, 0.0
     if saved is not None:
@@ -171,7 +180,7 @@ def fit(trainer_class: type[Trainer], split, out_dir: str | Path, config, *, res
 
     trainer.model.train()
     history = train_loop(trainer.step, trainer.optimizer, Budget(config.steps, config.max_seconds),
-                         trainer.learning_rate, name=trainer_class.name, save=save,
+                         trainer.learning_rate, name=trainer_class.name, save=save if checkpoint else None,
                          checkpoint_every=config.checkpoint_every, hooks=[*trainer.hooks(), *hooks],
                          start_step=start_step, elapsed_before=elapsed_before,
                          last_checkpoint=checkpoint if resume else None, history=trainer.history,

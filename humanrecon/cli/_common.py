@@ -71,6 +71,19 @@ def select_device(name: str) -> str:
         raise InputError(f"--{exc}") from exc
 
 
+def config_from_flags(config_class, **fields):
+    """``config_class(**fields)``, its ``InputError`` naming the flag (``--max-seconds``)
+    instead of the field (``max_seconds``) when the message starts with one."""
+    try:
+        return config_class(**fields)
+    except InputError as exc:
+        message = str(exc)
+        for name in sorted(fields, key=len, reverse=True):
+            if message.startswith(f"{name} "):
+                raise InputError(f"--{name.replace('_', '-')}{message[len(name):]}") from exc
+        raise
+
+
 def check_outputs(paths: Iterable[str | os.PathLike | None], overwrite: bool) -> list[Path]:
     """Every output a command will write (None entries skipped), checked before any work."""
     from humanrecon.io.files import check_outputs as check

@@ -150,6 +150,8 @@ def mesh(args: argparse.Namespace) -> None:
     options = {"initial_resolution": args.initial_resolution}
     if args.method == "nerf":
         options["level"] = level
+    if args.method == "implicit":
+        options["hierarchical"] = not args.dense
     try:
         result = run.mesh(None, args.resolution, progress=not args.quiet, **options)
     except InputError as exc:  # e.g. no surface at this level (an untrained or empty field)
@@ -178,11 +180,19 @@ def evaluate(args: argparse.Namespace) -> None:
     print(json.dumps(metrics))
 
 
-def add_scene_verbs(actions, method: str, *, mesh_verb: bool = True) -> None:
-    """Register ``render``, ``eval`` (and ``mesh``) for ``method`` on its sub-parsers."""
-    run_help = f"run folder from 'humanrecon {method} train'" + (" (or a .ply / .splat scene file)"
-                                                                   if method == "splat" else "")
-    dataset_help = "dataset folder (default: the one the run was trained on, from its metrics.json)"
+def add_scene_verbs(actions, method: str, *, verbs: tuple[str, ...] = ("render", "eval", "mesh")) -> None:
+    """Register ``verbs`` (of ``render``, ``eval``, ``mesh``) for ``method`` on its sub-parsers."""
+    run_help = f"run folder from 'humanrecon {method} train'" + {
+        "splat": " (or a .ply / .splat scene file)", "implicit": " (or its shape.pt)"}.get(method, "")
+    if "render" in verbs:
+        _add_render(actions, method, run_help)
+    if "eval" in verbs:
+        _add_eval(actions, method, run_help)
+    if "mesh" in verbs:
+        _add_mesh(actions, method, run_help)
+
+
+def _add_render(actions, method: str, run_help: str) -> None:
     r = actions.add_parser("render", help="novel views on an orbit (PNGs, orbit.gif, contact sheet), or one "
                                           "dataset camera with --view")
     r.add_argument("run", help=run_help)
@@ -190,7 +200,8 @@ def add_scene_verbs(actions, method: str, *, mesh_verb: bool = True) -> None:
     r.add_argument("--orbit", type=int, default=ORBIT_VIEWS, help="number of views around the scene")
     r.add_argument("--size", type=int, default=None,
                    help="image width and height in pixels (default: the dataset's, or 256)")
-    r.add_argument("--dataset", default=None, help=dataset_help + "; its cameras place the orbit")
+    r.add_argument("--dataset", default=None, help="dataset folder (default: the one the run was trained on, from "
+                                                   "its metrics.json); its cameras place the orbit")
     r.add_argument("--view", type=int, default=None, help="render this camera of --split instead of an orbit")
     r.add_argument("--split", default="test", help="the split --view indexes")
     r.add_argument("--distance", type=float, default=None,
@@ -202,6 +213,10 @@ def add_scene_verbs(actions, method: str, *, mesh_verb: bool = True) -> None:
     r.add_argument("--fps", type=float, default=ORBIT_FPS, help="frames per second of orbit.gif")
     add_common(r)
     r.set_defaults(func=render, method=method)
+
+
+def _add_eval(actions, method: str, run_help: str) -> None:
+    dataset_help = "dataset folder (default: the one the run was trained on, from its metrics.json)"
     e = actions.add_parser("eval", help="score a trained run on a dataset split (PSNR, SSIM, mask IoU)")
     e.add_argument("run", help=run_help)
     e.add_argument("--dataset", default=None, help=dataset_help)
@@ -210,9 +225,11 @@ def add_scene_verbs(actions, method: str, *, mesh_verb: bool = True) -> None:
     e.add_argument("--background", type=float, default=1.0, help="grey level the images are composited over")
     add_common(e)
     e.set_defaults(func=evaluate, method=method)
-    if not mesh_verb:
-        return
-    m = actions.add_parser("mesh", help="extract a mesh by the shared hierarchical extractor")
+
+
+def _add_mesh(actions, method: str, run_help: str) -> None:
+    m = actions.add_parser("mesh", help="extract a mesh by the shared hierarchical extractor",
+                           aliases=["extract"] if method == "implicit" else [])
     m.add_argument("run", help=run_help)
     m.add_argument("--out", required=True, help="mesh file (.ply, .obj, ...)")
     m.add_argument("--resolution", type=int, default=MESH_RESOLUTION, help="grid cells per axis")
@@ -222,6 +239,8 @@ def add_scene_verbs(actions, method: str, *, mesh_verb: bool = True) -> None:
         m.add_argument("--level", type=float, default=None,
                        help="density iso-level in 1/m (default: 50%% opacity over 10%% of the box, ~3 /m for a "
                             "2 m box)")
+    if method == "implicit":
+        m.add_argument("--dense", action="store_true", help="evaluate the full grid instead of refining hierarchically")
     add_png(m)
     add_common(m)
     m.set_defaults(func=mesh, method=method)

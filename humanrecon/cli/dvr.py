@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from humanrecon.cli._common import add_common, select_device
+from humanrecon.cli._common import add_common, config_from_flags, select_device
 from humanrecon.cli._scene import add_scene_verbs
 from humanrecon.dvr.config import DVRConfig
 
@@ -17,7 +17,7 @@ def train(args: argparse.Namespace) -> None:
     the run folder (:func:`humanrecon.pipeline.run`)."""
     from humanrecon import pipeline
 
-    config = DVRConfig(steps=args.steps, max_seconds=args.max_seconds, rays=args.rays, samples=args.samples,
+    config = config_from_flags(DVRConfig, steps=args.steps, max_seconds=args.max_seconds, rays=args.rays, samples=args.samples,
                        lr=args.lr, hull_fraction=args.hull_fraction, seed=args.seed,
                        device=select_device(args.device), progress=not args.quiet)
     run = pipeline.run("dvr", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from humanrecon.cli._common import add_common, select_device
+from humanrecon.cli._common import add_common, config_from_flags, select_device
 from humanrecon.cli._scene import add_scene_verbs
 from humanrecon.nerf.config import MODEL_PRESETS, NerfConfig
 
@@ -21,7 +21,7 @@ def train(args: argparse.Namespace) -> None:
     from humanrecon import pipeline
 
     overrides = {key: getattr(args, key) for key in PRESET_FLAGS if getattr(args, key) is not None}
-    config = NerfConfig(steps=args.steps, max_seconds=args.max_seconds, samples_per_batch=args.samples_per_batch,
+    config = config_from_flags(NerfConfig, steps=args.steps, max_seconds=args.max_seconds, samples_per_batch=args.samples_per_batch,
                         lr=args.lr, seed=args.seed, device=select_device(args.device), progress=not args.quiet,
                         preset=args.preset, model=overrides)
     run = pipeline.run("nerf", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from humanrecon.cli._common import add_common, select_device
+from humanrecon.cli._common import add_common, config_from_flags, select_device
 from humanrecon.cli._scene import add_scene_verbs
 from humanrecon.errors import InputError
 from humanrecon.splat.config import BACKENDS, INIT_KEYWORDS, SplatConfig
@@ -22,7 +22,7 @@ def train(args: argparse.Namespace) -> None:
     if args.init not in INIT_KEYWORDS and not Path(args.init).is_file():
         raise InputError(f"--init {args.init}: no such file (give {', '.join(INIT_KEYWORDS)}, a point cloud, a mesh "
                          "or a splat file)")
-    config = SplatConfig(steps=args.steps, max_seconds=args.max_seconds, init=args.init, init_points=args.init_points,
+    config = config_from_flags(SplatConfig, steps=args.steps, max_seconds=args.max_seconds, init=args.init, init_points=args.init_points,
                          sh_degree=args.sh_degree, backend=args.backend, device=select_device(args.device),
                          seed=args.seed, progress=not args.quiet)
     run = pipeline.run("splat", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,
@@ -55,4 +55,4 @@ def add_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     add_common(p)
     p.set_defaults(func=train)
-    add_scene_verbs(actions, 'splat', mesh_verb=False)
+    add_scene_verbs(actions, 'splat', verbs=('render', 'eval'))

@@ -1,14 +1,19 @@
-"""Single-shape training of implicit networks: occupancy (BCE), DeepSDF (clamped L1 +
-code prior) and IGR from raw points (surface + eikonal + optional normal terms).
+"""Training of implicit networks: occupancy (BCE), DeepSDF (clamped L1 + code prior) and
+IGR from raw points (surface + eikonal + optional normal terms).
 
-Every trainer runs :func:`optimize`: Adam with a cosine learning-rate decay on the shared
-loop of :mod:`humanrecon.training` (progress bar, periodic checkpoints, step or time
-budget, and a guard that stops with a clear message when the loss stops being finite,
-keeping the last good checkpoint on disk).
+A single shape is an :class:`ImplicitTrainer` on the one trainer shape
+(:func:`humanrecon.trainer.fit`: checkpoints in a run folder, exact resume, hooks,
+``device``); :func:`fit_shape` runs it, :func:`train_occupancy` / :func:`train_sdf` /
+:func:`train_igr` train a shape already built. Multi-shape training (the DeepSDF
+auto-decoder, point-cloud-conditioned occupancy) runs :func:`optimize`. Both are Adam
+with a cosine learning-rate decay on the shared loop of :mod:`humanrecon.training`
+(progress bar, periodic checkpoints, step or time budget, and a guard that stops with a
+clear message when the loss stops being finite, keeping the last good checkpoint).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,8 +25,9 @@ from humanrecon.geometry.scene import uniform_points
 from humanrecon.io.checkpoints import Checkpointed
 from humanrecon.implicit.losses import clamped_l1, eikonal_loss, gradient, latent_regularizer, occupancy_bce
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP, OccupancyNetwork
-from humanrecon.implicit.config import NetworkConfig, TrainConfig
-from humanrecon.training import TrainingHistory, train_loop
+from humanrecon.implicit.config import CHECKPOINT, NetworkConfig, TrainConfig
+from humanrecon.trainer import Trainer, fit
+from humanrecon.training import Progress, TrainingHistory, train_loop
 
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
@@ -141,49 +147,128 @@ def optimize(module: nn.Module, loss_fn: Callable[[int, torch.Generator], torch.
     return history
 
 
+@dataclass
+class ShapeData:
+    """What one shape is fitted to, for :class:`ImplicitTrainer`:
+
+    * ``kind`` ``"occ"`` / ``"sdf"``: ``sampler(n, generator) -> (points (n, 3), values (n,))``
+      draws ground truth (occupancy in {0, 1}, signed distance in metres);
+    * ``kind`` ``"igr"``: surface ``points (M, 3)`` (metres) and optional unit
+      ``normals (M, 3)``; no ground-truth distance.
+
+    ``settings``: :func:`build_shape`'s dict (``bounds``, ``centre``, network size, ...);
+    ``source``: the file it came from, for messages and ``metrics.json``.
+    """
+
+    kind: str
+    settings: dict
+    sampler: Sampler | None = None
+    points: torch.Tensor | None = None
+    normals: torch.Tensor | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("occ", "sdf", "igr"):
+            raise InputError(f"kind must be 'occ', 'sdf' or 'igr', got '{self.kind}'")
+        if (self.kind == "igr") != (self.points is not None) or (self.kind != "igr" and self.sampler is None):
+            raise InputError(f"{self.kind} needs {'surface points' if self.kind == 'igr' else 'a sampler'}")
+
+
+class ImplicitTrainer(Trainer):
+    """One implicit shape on the shared trainer shape (:mod:`humanrecon.trainer`): Adam +
+    cosine decay (``config.learning_rate``) on the objective of ``data.kind``:
+
+    * ``occ``: Occupancy Networks' binary cross-entropy;
+    * ``sdf``: DeepSDF's clamped L1 (``delta`` metres) + ``code_weight · |z|²/σ²``;
+    * ``igr``: ``mean |f(x_surf)| + τ mean |∇f(x_surf) − n| + λ mean (|∇f(x)| − 1)²`` with
+      ``x`` the surface points moved by N(0, ``local_sigma``²) (default: 5 % of the box's
+      largest side) plus uniform points in the box (an eighth as many).
+
+    ``config``: a :class:`~humanrecon.implicit.config.TrainConfig`. Every ground-truth
+    draw uses the trainer's generator, so a resumed run continues exactly.
+    """
+
+    name = "implicit shape"
+    checkpoint_name = CHECKPOINT
+    model_class = ImplicitShape
+
+    def __init__(self, data: ShapeData, config: TrainConfig, *, device: torch.device, generator: torch.Generator,
+                 model: ImplicitShape | None = None, delta: float = 0.1, code_sigma: float = 0.01,
+                 code_weight: float = 1e-4, eikonal_weight: float = 0.1, normal_weight: float = 1.0,
+                 local_sigma: float | None = None) -> None:
+        self.data, self.config, self.generator, self.device = data, config, generator, device
+        self.model = (model if model is not None else build_shape(data.kind, data.settings)).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.history = TrainingHistory()
+        self.delta, self.code_sigma, self.code_weight = delta, code_sigma, code_weight
+        self.eikonal_weight, self.normal_weight = eikonal_weight, normal_weight
+        if data.kind == "igr":
+            self.points = torch.as_tensor(data.points, dtype=torch.float32).to(device)
+            self.normals = None if data.normals is None else torch.as_tensor(data.normals, dtype=torch.float32).to(device)
+            lo, hi = self.model.bounds[0], self.model.bounds[1]
+            self.local_sigma = local_sigma if local_sigma is not None else 0.05 * float((hi - lo).max())
+
+    def learning_rate(self, fraction: float) -> float:
+        return self.config.learning_rate(fraction)
+
+    def step(self, progress: Progress) -> torch.Tensor:
+        self.model.config["steps_trained"] = progress.step + 1
+        if self.data.kind == "igr":
+            return self._igr_loss()
+        points, values = (t.to(self.device) for t in self.data.sampler(self.config.batch_points, self.generator))
+        predicted = self.model(points)
+        if self.data.kind == "occ":
+            return occupancy_bce(predicted, values)
+        loss = clamped_l1(predicted, values, self.delta)
+        if self.model.code is not None:
+            loss = loss + self.code_weight * latent_regularizer(self.model.code[None], self.code_sigma)
+        return loss
+
+    def _igr_loss(self) -> torch.Tensor:
+        n, shape = self.config.batch_points, self.model
+        idx = torch.randint(len(self.points), (n,), generator=self.generator).to(self.device)
+        surface = self.points[idx].clone().requires_grad_(self.normals is not None)
+        local = surface.detach() + self.local_sigma * torch.randn(surface.shape, generator=self.generator).to(self.device)
+        uniform = uniform_points(shape.bounds, n // 8, self.generator)
+        space = torch.cat([local, uniform]).requires_grad_(True)
+        values = shape(surface)
+        loss = values.abs().mean()
+        if self.normals is not None:
+            loss = loss + self.normal_weight * (gradient(values, surface) - self.normals[idx]).norm(dim=-1).mean()
+        return loss + self.eikonal_weight * eikonal_loss(gradient(shape(space), space))
+
+
+def fit_shape(data: ShapeData, config: TrainConfig, out_dir: str | Path | None = None, *, resume: bool = False,
+              hooks=(), model: ImplicitShape | None = None, **objective) -> tuple[ImplicitShape, History]:
+    """Fit one shape to ``data`` (:class:`ImplicitTrainer`; ``objective``: its loss
+    weights) by :func:`humanrecon.trainer.fit`: checkpoints ``out_dir / shape.pt`` (none
+    when ``out_dir`` is None), ``resume`` continues the run there exactly, ``hooks`` are
+    per-step callbacks; ``model``: train this shape (else one is built from
+    ``data.settings``, its initial weights from ``config.seed``). Returns ``(shape in eval
+    mode, history)``."""
+    return fit(ImplicitTrainer, data, out_dir, config, resume=resume, hooks=hooks, model=model, **objective)
+
+
 def train_occupancy(shape: ImplicitShape, sampler: Sampler, config: TrainConfig) -> History:
     """Occupancy Networks' objective on ``sampler(n, generator) -> (points (n, 3), occupancy (n,))``."""
-    def loss_fn(step, generator):
-        points, occ = sampler(config.batch_points, generator)
-        return occupancy_bce(shape(points), occ)
-    return optimize(shape, loss_fn, config)
+    return fit_shape(ShapeData("occ", shape.config, sampler), config, model=shape)[1]
 
 
 def train_sdf(shape: ImplicitShape, sampler: Sampler, config: TrainConfig, delta: float = 0.1,
               code_sigma: float = 0.01, code_weight: float = 1e-4) -> History:
     """DeepSDF's objective on ``sampler(n, generator) -> (points (n, 3), sdf (n,))``:
     clamped L1 (δ metres) + ``code_weight · |z|²/σ²``."""
-    def loss_fn(step, generator):
-        points, sdf = sampler(config.batch_points, generator)
-        loss = clamped_l1(shape(points), sdf, delta)
-        if shape.code is not None:
-            loss = loss + code_weight * latent_regularizer(shape.code[None], code_sigma)
-        return loss
-    return optimize(shape, loss_fn, config)
+    return fit_shape(ShapeData("sdf", shape.config, sampler), config, model=shape, delta=delta,
+                     code_sigma=code_sigma, code_weight=code_weight)[1]
 
 
 def train_igr(shape: ImplicitShape, points: torch.Tensor, config: TrainConfig, normals: torch.Tensor | None = None,
               eikonal_weight: float = 0.1, normal_weight: float = 1.0, local_sigma: float | None = None) -> History:
-    """IGR from a raw point cloud ``points (M, 3)`` (optional unit ``normals (M, 3)``):
-    ``mean |f(x_surf)| + τ mean |∇f(x_surf) − n| + λ mean (|∇f(x)| − 1)²`` with ``x`` the
-    surface points moved by N(0, local_sigma²) (default: 5 % of the box size) plus uniform
-    points in the box. No ground-truth distance is used."""
-    points = torch.as_tensor(points, dtype=torch.float32)
-    lo, hi = shape.bounds[0], shape.bounds[1]
-    sigma = local_sigma if local_sigma is not None else 0.05 * float((hi - lo).max())
-
-    def loss_fn(step, generator):
-        idx = torch.randint(len(points), (config.batch_points,), generator=generator)
-        surface = points[idx].clone().requires_grad_(normals is not None)
-        local = surface.detach() + sigma * torch.randn(surface.shape, generator=generator)
-        uniform = uniform_points(shape.bounds, config.batch_points // 8, generator)
-        space = torch.cat([local, uniform]).requires_grad_(True)
-        values = shape(surface)
-        loss = values.abs().mean()
-        if normals is not None:
-            loss = loss + normal_weight * (gradient(values, surface) - normals[idx]).norm(dim=-1).mean()
-        return loss + eikonal_weight * eikonal_loss(gradient(shape(space), space))
-    return optimize(shape, loss_fn, config)
+    """IGR from a raw point cloud ``points (M, 3)`` (optional unit ``normals (M, 3)``)
+    (:class:`ImplicitTrainer`). No ground-truth distance is used."""
+    data = ShapeData("igr", shape.config, points=torch.as_tensor(points, dtype=torch.float32), normals=normals)
+    return fit_shape(data, config, model=shape, eikonal_weight=eikonal_weight, normal_weight=normal_weight,
+                     local_sigma=local_sigma)[1]
 
 
 def train_autodecoder(network: nn.Module, samplers: list[Sampler], config: TrainConfig, delta: float = 0.1,

@@ -41,8 +41,9 @@ class SplatConfig:
             a point cloud (``.ply``/``.xyz``/...), a mesh (surface samples) or a splat file.
         init_points: how many Gaussians a random, hull or mesh initialisation makes.
         sh_degree: final SH degree; raised by one every ``sh_increase_every`` steps.
-        lr_means, lr_means_final: means' rate at the start/end (exponential decay), times
-            the scene scale (metres); the others are constant.
+        lr_means, lr_means_final_fraction: means' rate at the start, times the scene scale
+            (metres), decayed exponentially to this fraction of it at the end (gsplat's
+            0.01); the others are constant.
         views_per_step: training images rendered per step (the paper: 1).
         ssim_weight: the loss is ``(1 - w) L1 + w (1 - SSIM)`` (the paper's 0.2).
         random_background: composite each training image over a random colour.
@@ -62,7 +63,7 @@ class SplatConfig:
     sh_degree: int = 3
     sh_increase_every: int = 1_000
     lr_means: float = 1.6e-4
-    lr_means_final: float = 1.6e-6
+    lr_means_final_fraction: float = 0.01
     lr_sh0: float = 2.5e-3
     lr_shN: float = 2.5e-3 / 20
     lr_opacities: float = 5e-2
@@ -88,8 +89,9 @@ class SplatConfig:
         check_count(self, "sh_degree", minimum=0)
         if self.sh_degree > MAX_SH_DEGREE:
             raise InputError(f"sh_degree must be an int in 0..{MAX_SH_DEGREE}, got {self.sh_degree}")
-        for name in ("lr_means", "lr_means_final", "lr_sh0", "lr_shN", "lr_opacities", "lr_scales", "lr_quats"):
+        for name in ("lr_means", "lr_sh0", "lr_shN", "lr_opacities", "lr_scales", "lr_quats"):
             check_number(self, name)
+        check_number(self, "lr_means_final_fraction", 0.0, 1.0)
         check_number(self, "ssim_weight", 0.0, 1.0, low_open=False)
         if not isinstance(self.density, DensityConfig):
             raise InputError(f"density must be a DensityConfig, got {type(self.density).__name__}")

@@ -81,12 +81,12 @@ def _is_splat_ply(path: Path) -> bool:
 
 def optimizer_for(model: SplatModel, config: SplatConfig, scene_scale: float) -> torch.optim.Adam:
     """Adam with one named group per parameter; the means' group decays exponentially from
-    ``lr_means`` to ``lr_means_final`` times the scene scale (its ``"schedule"``)."""
+    ``lr_means`` times the scene scale to ``lr_means_final_fraction`` of that (its ``"schedule"``)."""
     rates = {"quats": config.lr_quats, "log_scales": config.lr_scales, "logit_opacities": config.lr_opacities,
              "sh0": config.lr_sh0, "shN": config.lr_shN}
-    start, end = config.lr_means * scene_scale, config.lr_means_final * scene_scale
+    start, final = config.lr_means * scene_scale, config.lr_means_final_fraction
     groups = [{"params": [model.params["means"]], "name": "means", "lr": start,
-               "schedule": lambda done: exponential_decay(start, done, end / start)}]
+               "schedule": lambda done: exponential_decay(start, done, final)}]
     groups += [{"params": [model.params[k]], "name": k, "lr": lr, "schedule": (lambda lr: lambda done: lr)(lr)}
                for k, lr in rates.items()]
     return torch.optim.Adam(groups, eps=1e-15)

@@ -28,7 +28,7 @@ def _default(parser, dest):
 
 def test_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys):
     missing = tmp_path / "nope.pt"
-    assert main(["implicit", "extract", str(missing), "--out", str(tmp_path / "m.ply")]) == 2
+    assert main(["implicit", "mesh", str(missing), "--out", str(tmp_path / "m.ply")]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"humanrecon implicit: error: {missing}: implicit-shape checkpoint not found"
     with pytest.raises(MissingFileError):
@@ -53,7 +53,7 @@ def test_flag_defaults_are_the_library_defaults():
                         ("lr", TrainConfig.lr), ("hidden", NetworkConfig.hidden), ("layers", NetworkConfig.layers),
                         ("blocks", NetworkConfig.blocks), ("frequencies", NetworkConfig.frequencies)]:
         assert _default(train, dest) == value, dest
-    extract = _subparser(parser, "implicit", "extract")
+    extract = _subparser(parser, "implicit", "mesh")
     signature = inspect.signature(extract_mesh).parameters
     assert _default(extract, "resolution") == signature["resolution"].default
     assert _default(extract, "initial_resolution") == signature["initial_resolution"].default

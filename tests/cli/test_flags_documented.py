@@ -28,8 +28,9 @@ def test_scene_methods_share_verbs_and_flags():
     for method in ("nerf", "splat", "dvr"):
         for verb in ("train", "render", "eval"):
             assert (method, verb) in commands, (method, verb)
-    for method in ("nerf", "dvr"):
+    for method in ("nerf", "dvr", "implicit"):
         assert (method, "mesh") in commands
+    assert ("implicit", "train") in commands
 
     def flags(parser):
         return {s for a in parser._actions for s in a.option_strings}
@@ -39,3 +40,7 @@ def test_scene_methods_share_verbs_and_flags():
     common = {"--out", "--steps", "--max-seconds", "--seed", "--resume", "--overwrite", "--device", "--quiet",
               "--eval-split", "--no-eval"}
     assert all(common <= t for t in train), [common - t for t in train]
+    implicit = flags(commands[("implicit", "train")])
+    assert common - {"--eval-split", "--no-eval"} <= implicit, common - implicit
+    meshes = [flags(commands[(m, "mesh")]) for m in ("nerf", "dvr", "implicit")]
+    assert meshes[0] - {"--level"} == meshes[1] == meshes[2] - {"--dense"}

@@ -1,6 +1,9 @@
-"""`humanrecon implicit train/extract` end to end on small inputs, and bad input."""
+"""`humanrecon implicit train/mesh` end to end on small inputs (run folders, the metrics
+against the source), resume, and bad input."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -43,9 +46,15 @@ def check_sphere(model, mesh_path, kind, min_iou, radius_atol):
 
 @pytest.mark.parametrize("kind", ["occ", "sdf"])
 def test_train_and_extract_from_a_mesh(tmp_path, sphere_mesh, kind):
-    model, mesh_out, png = tmp_path / "m.pt", tmp_path / "out.ply", tmp_path / "out.png"
-    assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--kind", kind, "--out", str(model)] + FAST) == 0
-    assert main(["implicit", "extract", str(model), "--out", str(mesh_out), "--resolution", "64",
+    run, mesh_out, png = tmp_path / "run", tmp_path / "out.ply", tmp_path / "out.png"
+    assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--kind", kind, "--out", str(run),
+                 "--eval-resolution", "32"] + FAST) == 0
+    model = run / "shape.pt"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["method"] == "implicit" and metrics["kind"] == kind and metrics["steps"] == 150
+    assert metrics["chamfer_l1_mm"] < 20 and metrics["iou"] > 0.9  # the 32³ mesh against the source sphere
+    assert (run / "mesh.ply").is_file() and (run / "mesh.png").stat().st_size > 0
+    assert main(["implicit", "mesh", str(run), "--out", str(mesh_out), "--resolution", "64",
                  "--png", str(png), "--quiet"]) == 0
     mesh = trimesh.load(mesh_out, process=False)
     radii = np.linalg.norm(mesh.vertices - mesh.vertices.mean(0), axis=1)
@@ -64,8 +73,12 @@ def test_train_from_points_with_normals(tmp_path):
     cloud.normals = o3d.utility.Vector3dVector(d)
     path = tmp_path / "cloud.ply"
     o3d.io.write_point_cloud(str(path), cloud)
-    model = tmp_path / "igr.pt"
-    assert main(["implicit", "train", "--points", str(path), "--use-normals", "--out", str(model)] + FAST) == 0
+    run = tmp_path / "igr"
+    assert main(["implicit", "train", "--points", str(path), "--use-normals", "--out", str(run),
+                 "--eval-resolution", "32"] + FAST) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["kind"] == "igr" and metrics["completeness_mm"] < 10  # cloud → 32³ mesh
+    model = run / "shape.pt"  # the old spelling of the verb and a checkpoint path still work
     assert main(["implicit", "extract", str(model), "--out", str(tmp_path / "o.ply"), "--resolution", "64", "--quiet"]) == 0
     check_sphere(model, tmp_path / "o.ply", "igr", min_iou=0.97, radius_atol=0.01)  # measured: IoU 0.996, 3 mm
 
@@ -77,26 +90,31 @@ def test_bad_inputs(tmp_path, sphere_mesh, capsys):
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.random.default_rng(0).normal(size=(100, 3))))
     path = tmp_path / "nonormals.ply"
     o3d.io.write_point_cloud(str(path), cloud)
-    assert main(["implicit", "train", "--points", str(path), "--use-normals", "--out", str(tmp_path / "a.pt")] + FAST) == 2
+    assert main(["implicit", "train", "--points", str(path), "--use-normals", "--out", str(tmp_path / "a")] + FAST) == 2
     assert "nonormals.ply: normals were requested" in capsys.readouterr().err
     # broken point cloud
     broken = tmp_path / "broken.ply"
     broken.write_text("ply\nformat ascii 1.0\nelement vertex 5\nend_header\n1 2\n")
-    assert main(["implicit", "train", "--points", str(broken), "--out", str(tmp_path / "b.pt")] + FAST) == 2
+    assert main(["implicit", "train", "--points", str(broken), "--out", str(tmp_path / "b")] + FAST) == 2
     assert "broken.ply" in capsys.readouterr().err
     # non-watertight mesh
     open_mesh = trimesh.creation.icosphere(subdivisions=2, radius=0.3)
     open_mesh.faces = open_mesh.faces[5:]
     holes = tmp_path / "holes.obj"
     open_mesh.export(holes)
-    assert main(["implicit", "train", "--mesh", str(holes), "--out", str(tmp_path / "c.pt")] + FAST) == 2
+    assert main(["implicit", "train", "--mesh", str(holes), "--out", str(tmp_path / "c")] + FAST) == 2
     assert "holes.obj" in capsys.readouterr().err
     # occupancy from points, both inputs, missing checkpoint, overwrite protection
-    assert main(["implicit", "train", "--points", str(path), "--kind", "occ", "--out", str(tmp_path / "d.pt")]) == 2
+    assert main(["implicit", "train", "--points", str(path), "--kind", "occ", "--out", str(tmp_path / "d")]) == 2
     assert "no inside/outside labels" in capsys.readouterr().err
-    assert main(["implicit", "extract", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "e.ply")]) == 2
-    assert "checkpoint not found" in capsys.readouterr().err
-    existing = tmp_path / "exists.pt"
+    assert main(["implicit", "mesh", str(tmp_path / "missing"), "--out", str(tmp_path / "e.ply")]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["implicit", "train", "--mesh", str(path), "--out", str(tmp_path / "f")] + FAST) == 2
+    assert "a point cloud, not a triangle mesh" in capsys.readouterr().err
+    assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--out", str(tmp_path / "g"), "--resume"]) == 2
+    assert "no run to resume" in capsys.readouterr().err
+    existing = tmp_path / "exists" / "shape.pt"
+    existing.parent.mkdir()
     existing.write_text("keep me")
-    assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--out", str(existing)] + FAST) == 2
+    assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--out", str(existing.parent)] + FAST) == 2
     assert existing.read_text() == "keep me"

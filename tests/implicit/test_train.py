@@ -16,7 +16,9 @@ from humanrecon.implicit.train import (
     train_sdf,
 )
 from humanrecon.errors import TrainingDivergedError
+from humanrecon.implicit.train import ShapeData, fit_shape
 from tests import oracles
+from tests.resume_check import assert_resume_equals_uninterrupted
 
 RADIUS = 0.3
 BOUNDS = [[-0.5] * 3, [0.5] * 3]
@@ -159,3 +161,20 @@ def test_learning_rate_schedule_by_steps_and_by_time():
     assert lr(timed, 10, 5.0) == pytest.approx(0.55e-3)
     assert lr(timed, 20, 10.0) == pytest.approx(1e-4)
     assert lr(timed, 20, 99.0) == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize("kind", ["sdf", "igr"])
+def test_resume_equals_an_uninterrupted_run(tmp_path, kind):
+    """DeepSDF from a sampler and IGR from points with normals: 40 steps in one go equal 20,
+    an interruption, and 20 resumed (weights, Adam's moments)."""
+    if kind == "igr":
+        directions = torch.nn.functional.normalize(torch.randn(500, 3, generator=torch.Generator().manual_seed(0)),
+                                                   dim=-1)
+        data = ShapeData("igr", SMALL, points=RADIUS * directions, normals=directions)
+    else:
+        data = ShapeData("sdf", dict(SMALL, c_dim=4), sampler=sdf_sampler)
+    config = TrainConfig(steps=40, batch_points=256, progress=False)
+
+    def train(split, out_dir, config, resume=False, hooks=()):
+        return fit_shape(split, config, out_dir, resume=resume, hooks=hooks)
+    assert_resume_equals_uninterrupted(train, data, config, "shape.pt", tmp_path)
