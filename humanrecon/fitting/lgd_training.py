@@ -196,11 +196,13 @@ def initialise_network(network: LGDNetwork, fitter: LGDFitter, batch: TrainingBa
 
 
 def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig | None = None, *,
-              resume: bool = False) -> tuple[LGDNetwork, TrainingHistory]:
-    """Train LGD weights for ``model``; checkpoints (optimiser, step, elapsed time) go to
-    ``out`` (a ``.pt`` file, the weights a fitter loads; ``resume=True`` continues it); the
-    finished file holds the weights without the optimiser state.
-    Returns ``(network, history)``."""
+              resume: bool = False, hooks=()) -> tuple[LGDNetwork, TrainingHistory]:
+    """Train LGD weights for ``model``; checkpoints (optimiser, step, elapsed time, torch's
+    random state) go to ``out`` (a ``.pt`` file, the weights a fitter loads); ``resume=True``
+    continues an interrupted run exactly (each step's people come from the step's own seed,
+    so a resumed run sees the batches it would have seen); the finished file holds the
+    weights without the optimiser state. ``hooks``: per-step
+    :class:`~humanrecon.training.TrainingHook` s. Returns ``(network, history)``."""
     from humanrecon.io.checkpoints import load_checkpoint
 
     config = config or LGDTrainConfig()
@@ -225,6 +227,8 @@ def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig |
         network.load_state_dict(saved["state_dict"])
         if "optimizer" in saved:  # a finished run's file holds the weights only
             optimizer.load_state_dict(saved["optimizer"])
+        if "torch_random" in saved:
+            torch.set_rng_state(saved["torch_random"])
         start_step, elapsed = int(saved["step"]), float(saved["elapsed"])
     else:
         initialise_network(network, fitter, batch_at(-1))
@@ -239,11 +243,11 @@ def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig |
 
     def save(step: int, seconds: float) -> Path:
         return save_network(out, network, optimizer=optimizer.state_dict(), step=step, elapsed=seconds,
-                            config=asdict(config))
+                            torch_random=torch.get_rng_state(), config=asdict(config))
 
     history = train_loop(step_fn, optimizer, Budget(config.steps, config.max_seconds),
                          lambda done: cosine_decay(config.lr, done, config.lr_final_fraction), name="LGD",
-                         save=save, checkpoint_every=config.checkpoint_every, start_step=start_step,
+                         save=save, checkpoint_every=config.checkpoint_every, hooks=hooks, start_step=start_step,
                          elapsed_before=elapsed, last_checkpoint=out if resume else None, progress=config.progress,
                          postfix=lambda: {k: f"{v:.3g}" for k, v in last.get("parts", {}).items()})
     # the finished file keeps the weights only (a third of the size; resuming it restarts Adam)

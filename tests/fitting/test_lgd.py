@@ -64,6 +64,26 @@ def test_a_fresh_network_learns_on_a_tiny_set(model, tmp_path):
     assert more.steps == 10  # continues at step 120
 
 
+def test_resume_equals_an_uninterrupted_run(model, tmp_path):
+    """8 steps in one go, and 4 + an interruption + 4 resumed, end with the same weights
+    (which needs Adam's moments and step counts restored, not only the counters)."""
+    from tests.resume_check import Interrupted, InterruptAt
+
+    config = LGDTrainConfig(steps=8, max_seconds=None, batch=4, hidden=32, iterations=1, checkpoint_every=4,
+                            progress=False)
+    whole, _ = train_lgd(model, tmp_path / "whole.pt", config)
+    with pytest.raises(Interrupted):
+        train_lgd(model, tmp_path / "cut.pt", config, hooks=[InterruptAt(4)])
+    saved = torch.load(tmp_path / "cut.pt", weights_only=True)
+    assert saved["step"] == 4 and saved["optimizer"]["state"]
+    halfway = saved["state_dict"]
+    resumed, history = train_lgd(model, tmp_path / "cut.pt", config, resume=True)
+    assert history.steps == 4
+    for name, tensor in whole.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], tensor, atol=1e-6, rtol=1e-6, msg=name)
+    assert any(not torch.equal(halfway[name], tensor) for name, tensor in whole.state_dict().items())
+
+
 def test_training_data_is_the_tuning_half_with_faults(model):
     library = library_tuning_poses()
     a = training_subjects(model, 8, 10**6, library)
