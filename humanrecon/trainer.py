@@ -132,7 +132,7 @@ class Trainer:
 
 def fit(trainer_class: type[Trainer], split, out_dir: str | Path | None, config, *, resume: bool = False,
         hooks: tuple[TrainingHook, ...] | list[TrainingHook] = (), model: torch.nn.Module | None = None,
-        **trainer_options):
+        checkpoint_name: str | None = None, **trainer_options):
     """Train ``trainer_class`` on ``split`` with ``config`` (its method's config dataclass:
     ``steps``, ``max_seconds``, ``seed``, ``device``, ``checkpoint_every``, ``progress``)
     and write checkpoints to ``out_dir / trainer_class.checkpoint_name`` (None: no
@@ -146,6 +146,7 @@ def fit(trainer_class: type[Trainer], split, out_dir: str | Path | None, config,
             the run, keeping the checkpoints written so far).
         model: train this model (moved to the device) instead of building one (not with
             ``resume``).
+        checkpoint_name: the checkpoint's file name in ``out_dir`` (default: the trainer's).
         trainer_options: further keyword arguments of the trainer.
     Returns:
         ``(model in eval mode, history of this call)``.
@@ -154,7 +155,7 @@ def fit(trainer_class: type[Trainer], split, out_dir: str | Path | None, config,
     """
     from humanrecon.errors import InputError
 
-    checkpoint = None if out_dir is None else Path(out_dir) / trainer_class.checkpoint_name
+    checkpoint = None if out_dir is None else Path(out_dir) / (checkpoint_name or trainer_class.checkpoint_name)
     if resume and (checkpoint is None or model is not None):
         raise InputError("resume needs the run folder (out_dir) and builds the model from its checkpoint")
     device = resolve_device(config.device)

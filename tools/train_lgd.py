@@ -75,7 +75,8 @@ def main() -> None:
         args.out = str(ROOT / "assets" / "models" / "lgd_open.pt")
     if not args.resume:
         check_outputs([Path(args.out)], args.overwrite)
-    config = LGDTrainConfig(**{f.name: getattr(args, f.name) for f in fields(LGDTrainConfig) if f.name != "progress"},
+    config = LGDTrainConfig(**{f.name: getattr(args, f.name) for f in fields(LGDTrainConfig)
+                               if f.name not in ("progress", "device")},
                             progress=not args.quiet)
     model = BodyModel.load(args.model)
     network, history = train_lgd(model, args.out, config, resume=args.resume)

@@ -39,6 +39,7 @@ from humanrecon.errors import CheckpointError, InputError
 from humanrecon.fitting.priors import geman_mcclure
 from humanrecon.fitting.smplify import FRONT_VIEW_R, FitResult, SMPLify, Stage, prune_regressor
 from humanrecon.geometry import Camera
+from humanrecon.io.checkpoints import Checkpointed
 from humanrecon.geometry.rotations import matrix_to_axis_angle, matrix_to_rotation_6d, rotation_6d_to_matrix
 
 #: checkpoint kind of LGD weights (:mod:`humanrecon.io.checkpoints`)
@@ -67,7 +68,7 @@ def _mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:
     return nn.Sequential(*blocks, last)
 
 
-class LGDNetwork(nn.Module):
+class LGDNetwork(Checkpointed, nn.Module):
     """The start regressor and the update network.
 
     Args:
@@ -78,7 +79,12 @@ class LGDNetwork(nn.Module):
         hidden, layers: MLP width and depth.
     Buffers: ``mean_state (D,)`` the start before the regressor, ``grad_scale (D,)`` the
     typical gradient size per state entry (set from training data).
+
+    Checkpoints: ``save(path)``, ``LGDNetwork.load(path)`` (:class:`~humanrecon.io.checkpoints.Checkpointed`;
+    :func:`load_network` also finds the shipped weights).
     """
+
+    checkpoint_kind = LGD_KIND
 
     def __init__(self, num_keypoints: int = 25, body_joints: int = 23, num_betas: int = 10, iterations: int = 6,
                  hidden: int = 512, layers: int = 2) -> None:
@@ -113,18 +119,13 @@ def load_network(path: str | os.PathLike | None = None, map_location="cpu") -> L
     Raises :class:`~humanrecon.errors.CheckpointError` naming the file when it is not LGD
     weights or does not fit."""
     from humanrecon._assets import asset_path
-    from humanrecon.io.checkpoints import restore_module
 
-    path = Path(path) if path is not None else asset_path(LGD_ASSET)
-    network, _ = restore_module(path, LGD_KIND, lambda settings: LGDNetwork(**settings), map_location)
-    return network.eval()
+    return LGDNetwork.load(Path(path) if path is not None else asset_path(LGD_ASSET), map_location)
 
 
 def save_network(path: str | os.PathLike, network: LGDNetwork, **extra) -> Path:
     """Write LGD weights (atomically, the shared checkpoint format)."""
-    from humanrecon.io.checkpoints import save_checkpoint
-
-    return save_checkpoint(path, LGD_KIND, dict(network.settings), network.state_dict(), **extra)
+    return network.save(path, **extra)
 
 
 @dataclass

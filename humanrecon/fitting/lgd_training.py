@@ -30,12 +30,14 @@ import numpy as np
 import torch
 
 from humanrecon.body import BodyModel
-from humanrecon.fitting.lgd import LGDFitter, LGDNetwork, save_network
+from humanrecon.fitting.lgd import LGDFitter, LGDNetwork
 from humanrecon.fitting.smplify import FRONT_VIEW_R
 from humanrecon.fitting.synthetic import DETECTOR_FAULTS, Faults, SyntheticSubjects, sample_subjects
 from humanrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from humanrecon.config_checks import check_count, check_number
-from humanrecon.training import Budget, Progress, TrainingHistory, cosine_decay, train_loop
+from humanrecon.errors import InputError
+from humanrecon.trainer import Trainer, fit
+from humanrecon.training import Budget, Progress, TrainingHistory, cosine_decay
 
 #: first seed of the training subjects (benchmarks use 0, tests < 1000)
 TRAINING_SEED_BASE = 10**6
@@ -58,6 +60,8 @@ class LGDTrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
     progress: bool = True
+    #: the synthetic training people are made on the CPU, so LGD trains there
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         Budget(self.steps, self.max_seconds)  # checks steps and max_seconds
@@ -68,6 +72,8 @@ class LGDTrainConfig:
         check_number(self, "lr_final_fraction", 0.0, 1.0)
         for name in ("library_share", "fault_share"):
             check_number(self, name, 0.0, 1.0, low_open=False)
+        if self.device != "cpu":
+            raise InputError(f"device: LGD trains on the CPU (its synthetic people are made there), got {self.device!r}")
 
 
 @dataclass
@@ -195,62 +201,66 @@ def initialise_network(network: LGDNetwork, fitter: LGDFitter, batch: TrainingBa
     network.grad_scale.copy_(scale.clamp(min=float(scale.max()) * 1e-4 + 1e-12))
 
 
-def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig | None = None, *,
-              resume: bool = False, hooks=()) -> tuple[LGDNetwork, TrainingHistory]:
-    """Train LGD weights for ``model``; checkpoints (optimiser, step, elapsed time, torch's
-    random state) go to ``out`` (a ``.pt`` file, the weights a fitter loads); ``resume=True``
-    continues an interrupted run exactly (each step's people come from the step's own seed,
-    so a resumed run sees the batches it would have seen); the finished file holds the
-    weights without the optimiser state. ``hooks``: per-step
-    :class:`~humanrecon.training.TrainingHook` s. Returns ``(network, history)``."""
-    from humanrecon.io.checkpoints import load_checkpoint
+class LGDTrainer(Trainer):
+    """LGD on the one trainer shape (:mod:`humanrecon.trainer`): the "split" is the body
+    model; each step draws ``config.batch`` people from the step's own seed
+    (:func:`training_subjects`), unrolls the fitter and applies :func:`lgd_loss`; Adam with a
+    cosine decay. A fresh network's buffers come from :func:`initialise_network`."""
 
-    config = config or LGDTrainConfig()
-    out = Path(out)
-    torch.manual_seed(config.seed)
-    body_joints = model.input_sizes()["body_pose"] // 3
-    network = LGDNetwork(body_joints=body_joints, num_betas=min(10, model.num_betas), iterations=config.iterations,
-                         hidden=config.hidden, layers=config.layers)
-    fitter = LGDFitter(model, network)
-    library = library_tuning_poses(body_joints)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-    start_step, elapsed = 0, 0.0
-    seed_base = TRAINING_SEED_BASE + 100_000 * config.seed
+    name = "LGD"
+    checkpoint_name = "lgd.pt"
+    model_class = LGDNetwork
 
-    def batch_at(step: int) -> TrainingBatch:
-        subjects = training_subjects(model, config.batch, seed_base + 2 * step, library, config.library_share,
-                                     config.fault_share)
-        return make_batch(fitter, subjects)
+    def __init__(self, body: BodyModel, config: LGDTrainConfig, *, device: torch.device,
+                 generator: torch.Generator, model: LGDNetwork | None = None) -> None:
+        self.body, self.config = body, config
+        body_joints = body.input_sizes()["body_pose"] // 3
+        fresh = model is None
+        self.model = model if model is not None else LGDNetwork(
+            body_joints=body_joints, num_betas=min(10, body.num_betas), iterations=config.iterations,
+            hidden=config.hidden, layers=config.layers)
+        self.fitter = LGDFitter(body, self.model)
+        self.library = library_tuning_poses(body_joints)
+        self.seed_base = TRAINING_SEED_BASE + 100_000 * config.seed
+        if fresh:
+            initialise_network(self.model, self.fitter, self.batch_at(-1))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.history = TrainingHistory()
+        self.parts: dict = {}
 
-    if resume:
-        saved = load_checkpoint(out, "lgd")
-        network.load_state_dict(saved["state_dict"])
-        if "optimizer" in saved:  # a finished run's file holds the weights only
-            optimizer.load_state_dict(saved["optimizer"])
-        if "torch_random" in saved:
-            torch.set_rng_state(saved["torch_random"])
-        start_step, elapsed = int(saved["step"]), float(saved["elapsed"])
-    else:
-        initialise_network(network, fitter, batch_at(-1))
-    network.train()
-    last: dict = {}
+    def batch_at(self, step: int) -> TrainingBatch:
+        """The people of training step ``step`` (the same on every run and resume)."""
+        subjects = training_subjects(self.body, self.config.batch, self.seed_base + 2 * step, self.library,
+                                     self.config.library_share, self.config.fault_share)
+        return make_batch(self.fitter, subjects)
 
-    def step_fn(progress: Progress) -> torch.Tensor:
-        batch = batch_at(progress.step)
-        obs = fitter.observe(batch.subjects.keypoints, batch.subjects.confidence, batch.subjects.intrinsics)
-        loss, last["parts"] = lgd_loss(fitter, fitter.unroll(obs, train=True), batch)
+    def step(self, progress: Progress) -> torch.Tensor:
+        batch = self.batch_at(progress.step)
+        obs = self.fitter.observe(batch.subjects.keypoints, batch.subjects.confidence, batch.subjects.intrinsics)
+        loss, self.parts = lgd_loss(self.fitter, self.fitter.unroll(obs, train=True), batch)
         return loss
 
-    def save(step: int, seconds: float) -> Path:
-        return save_network(out, network, optimizer=optimizer.state_dict(), step=step, elapsed=seconds,
-                            torch_random=torch.get_rng_state(), config=asdict(config))
+    def learning_rate(self, fraction: float) -> float:
+        return cosine_decay(self.config.lr, fraction, self.config.lr_final_fraction)
 
-    history = train_loop(step_fn, optimizer, Budget(config.steps, config.max_seconds),
-                         lambda done: cosine_decay(config.lr, done, config.lr_final_fraction), name="LGD",
-                         save=save, checkpoint_every=config.checkpoint_every, hooks=hooks, start_step=start_step,
-                         elapsed_before=elapsed, last_checkpoint=out if resume else None, progress=config.progress,
-                         postfix=lambda: {k: f"{v:.3g}" for k, v in last.get("parts", {}).items()})
-    # the finished file keeps the weights only (a third of the size; resuming it restarts Adam)
-    save_network(out, network, step=start_step + history.steps, elapsed=elapsed + history.seconds,
-                 config=asdict(config))
-    return network.eval(), history
+    def postfix(self) -> dict:
+        return {k: f"{v:.3g}" for k, v in self.parts.items()}
+
+
+def train_lgd(model: BodyModel, out: str | os.PathLike, config: LGDTrainConfig | None = None, *,
+              resume: bool = False, hooks=()) -> tuple[LGDNetwork, TrainingHistory]:
+    """Train LGD weights for ``model`` (:class:`LGDTrainer` by :func:`humanrecon.trainer.fit`);
+    checkpoints (optimiser, step, elapsed time, random state) go to ``out`` (a ``.pt``
+    file, the weights a fitter loads); ``resume=True`` continues an interrupted run exactly;
+    the finished file holds the weights without the optimiser state (a third of the
+    size; resuming it goes on with a fresh Adam). ``hooks``: per-step
+    :class:`~humanrecon.training.TrainingHook` s. Returns ``(network in eval mode, history)``."""
+    config = config or LGDTrainConfig()
+    out = Path(out)
+    network, history = fit(LGDTrainer, model, out.parent, config, resume=resume, hooks=hooks,
+                           checkpoint_name=out.name)
+    from humanrecon.io.checkpoints import load_checkpoint
+
+    saved = load_checkpoint(out, LGDNetwork.checkpoint_kind)
+    network.save(out, step=saved["step"], elapsed=saved["elapsed"], config=asdict(config))
+    return network, history
