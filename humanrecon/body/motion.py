@@ -419,3 +419,45 @@ def _gender(arrays: dict[str, np.ndarray]) -> str | None:
         return None
     text = value.reshape(()).item()
     return (text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)).strip() or None
+
+
+#: AMASS ``poses`` layout per model type: (body joints, jaw + eyes joints, hand joints)
+_AMASS_LAYOUT = {"smpl": (23, 0, 0), "smplh": (21, 0, 30), "smplx": (21, 3, 30)}
+
+
+def write_motion(path: str | Path, motion: Motion, model_type: str = "smpl", *, overwrite: bool = False,
+                 extra: dict | None = None) -> Path:
+    """``motion`` as an AMASS-style ``.npz`` for ``model_type`` (``smpl``: ``poses (T, 72)``;
+    ``smplh``: 156; ``smplx``: 165): root, body joints (SMPL's two hand joints zero when the
+    motion has 21; dropped for SMPL+H/SMPL-X), zero jaw/eyes, the motion's hand poses or
+    zeros; ``trans (T, 3)`` metres, ``betas``, ``mocap_framerate``, ``gender`` when known,
+    and ``extra`` arrays. Written atomically; an existing file is kept unless ``overwrite``
+    (:func:`read_motion` reads it back)."""
+    from humanrecon.io.files import atomic_write, check_outputs
+
+    if model_type not in _AMASS_LAYOUT:
+        raise InputError(f"model_type must be one of {', '.join(_AMASS_LAYOUT)}, got {model_type!r}")
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise InputError(f"{path}: a motion file is written as .npz")
+    check_outputs([path], overwrite)
+    body_joints, face_joints, hand_joints = _AMASS_LAYOUT[model_type]
+    frames = len(motion)
+    body = motion.body_pose.reshape(frames, -1, 3)[:, :body_joints]
+    body = np.concatenate([body, np.zeros((frames, body_joints - body.shape[1], 3), body.dtype)], 1)
+    hands = np.zeros((frames, 3 * hand_joints), np.float32)
+    if hand_joints and motion.hand_pose is not None:
+        hands = motion.hand_pose.astype(np.float32)
+    parts = [motion.global_orient.reshape(frames, 3), body.reshape(frames, -1),
+             np.zeros((frames, 3 * face_joints), np.float32), hands]
+    arrays = {"poses": np.concatenate(parts, 1).astype(np.float32), "trans": motion.transl.astype(np.float32)}
+    if motion.betas is not None:
+        arrays["betas"] = np.asarray(motion.betas, np.float32)
+    if motion.framerate:
+        arrays["mocap_framerate"] = np.float64(motion.framerate)
+    if motion.gender:
+        arrays["gender"] = np.array(motion.gender)
+    arrays |= dict(extra or {})
+    with atomic_write(path, "wb") as handle:
+        np.savez(handle, **arrays)
+    return path

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from humanrecon.cli import body, dvr, fit, implicit, info, nerf, splat, views
+from humanrecon.cli import body, dvr, fit, implicit, info, motion, nerf, splat, views
 from humanrecon.errors import HumanreconError
 
-SUBCOMMANDS = (body, fit, implicit, nerf, splat, dvr, views, info)
+SUBCOMMANDS = (body, fit, motion, implicit, nerf, splat, dvr, views, info)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,10 +29,24 @@ def run(args: argparse.Namespace) -> None:
     model = BodyModel.load(args.model, gender=args.gender, num_betas=args.num_betas)
     body_joints = {"smpl": 23, "smplh": 21, "smplx": 21}.get(model.model_type)
     pose: dict = {}
+    if args.pose and args.motion:
+        raise InputError("give --pose or --motion, not both")
+    if (args.pose or args.motion) and body_joints is None:
+        raise InputError(f"--pose and --motion apply to body models; {args.model} is a "
+                         f"{model.model_type.upper()} model")
     if args.pose:
-        if body_joints is None:
-            raise InputError(f"--pose applies to body models; {args.model} is a {model.model_type.upper()} model")
         pose = load_pose(args.pose, body_joints, model.joint_names)
+    elif args.motion:
+        from humanrecon.body.motion import read_motion
+
+        motion = read_motion(args.motion, model)
+        try:
+            pose = motion.frame(args.frame)
+        except InputError as exc:
+            raise InputError(f"--frame: {args.motion}: {exc}") from exc
+        pose = {k: v for k, v in pose.items() if k in model.input_sizes()}
+        if "betas" in pose:  # AMASS files carry 16; the model's leading components
+            pose["betas"] = pose["betas"][: model.num_betas]
     if args.betas:
         pose["betas"] = betas.astype(np.float32)
     if "betas" in pose:
@@ -66,6 +80,10 @@ def add_parser(sub) -> None:
                       help="built-in pose (t, a, walk), a pose-library name (e.g. phone_at_right_ear, "
                            "lying_on_back; list: humanrecon.body.pose_library) or a pose JSON file "
                            "({'body_pose': [...] or {joint: [rx,ry,rz]}, 'global_orient', 'transl', 'betas'})")
+    body.add_argument("--motion", default="",
+                      help="a motion file (.npz: AMASS, 'humanrecon motion import', or body_pose arrays): pose the "
+                           "body as in its frame --frame")
+    body.add_argument("--frame", type=int, default=0, help="the frame of --motion (negative counts from the end)")
     body.add_argument("--out", required=True, help="output mesh, .obj or .ply")
     add_png(body)
     add_overwrite(body)
