@@ -12,6 +12,10 @@ N(0, σ²) pixel noise, 10 % of keypoints dropped; all N fitted in one batched r
   (:data:`humanrecon.body.pose_library.REPORTING_POSES`, never used to tune or build the
   fitter), in turn, each joint axis perturbed by N(0, 0.1²) rad;
 * ``library:tuning``: the TUNING half the same way (what the fitter was tuned on: flatters it);
+* ``mocap``: frames of the pose corpus's VALIDATION subjects (CMU subjects 02 and 06,
+  retargeted by ``tools/build_pose_corpus.py``; never used to build a prior, a start bank
+  or LGD's training set), the captured poses (not their mirror images) with their real
+  root lean (heading removed), evenly subsampled to N, perturbed the same way;
 * ``pose:NAME``: one named pose (built-in or library), perturbed the same way;
 * ``file:PATH``: frames of a motion file (AMASS ``.npz`` or ``body_pose`` arrays; see
   :func:`humanrecon.body.motion.read_motion`), evenly subsampled to N, perturbed the same way.
@@ -57,6 +61,12 @@ TARGETS = {"library": {"pa_mpjpe_mm": 50.0, "over_100mm_share": 0.05, "seconds_p
                        "seconds_per_subject": 0.5}}
 
 
+#: SMPLify's pose prior and start poses in this run (``--pose-prior``, ``--start-poses``)
+PRIOR_AND_STARTS = ("everyday", "library")
+#: the pose corpus the ``mocap`` family reads (``tools/build_pose_corpus.py``; ``--corpus``)
+CORPUS = Path(__file__).resolve().parent.parent / "runs" / "pose_corpus.npz"
+
+
 def family_poses(family: str, model: BodyModel):
     """``(global_orient (M, 3), body_pose (M, 69))`` of a pose family, or None for ``prior``."""
     if family == "prior":
@@ -70,6 +80,12 @@ def family_poses(family: str, model: BodyModel):
 
         pose = load_pose(family[5:])
         body, root = pose["body_pose"][None], pose.get("global_orient", torch.zeros(3)).reshape(1, 3)
+    elif family == "mocap":
+        from humanrecon.body.pose_corpus import read_corpus
+
+        corpus = read_corpus(CORPUS).part("validation")
+        corpus = corpus.select(~corpus.mirrored)  # the captured poses, not their mirror images
+        body, root = corpus.body_pose, corpus.global_orient  # heading removed, the captured lean kept
     elif family.startswith("file:"):
         from humanrecon.body.motion import read_motion
 
@@ -78,7 +94,7 @@ def family_poses(family: str, model: BodyModel):
         # as for the other families
         body, root = motion.body_pose, np.zeros_like(motion.global_orient)
     else:
-        raise SystemExit(f"unknown pose family '{family}' (prior, library, pose:NAME, file:PATH)")
+        raise SystemExit(f"unknown pose family '{family}' (prior, library, mocap, pose:NAME, file:PATH)")
     return torch.as_tensor(root, dtype=torch.float32), torch.as_tensor(body, dtype=torch.float32)
 
 
@@ -120,6 +136,7 @@ def run(model: BodyModel, fitters: dict, family: str, n: int, sigma: float, faul
         result = fitter.fit(*args, progress=False, seed=seed)
         seconds = time.perf_counter() - start
         row = {"benchmark": "fit_synthetic", "method": method, "family": family, "model": model.name, "n": n,
+               "pose_prior": PRIOR_AND_STARTS[0], "start_poses": PRIOR_AND_STARTS[1],
                "sigma_px": sigma, "drop": 0.1, "faults": faults.__dict__, "threads": torch.get_num_threads(),
                **errors(model, result, subjects), "seconds_per_subject": round(seconds / n, 4)}
         if latency:
@@ -166,11 +183,22 @@ def main() -> None:
     parser.add_argument("--methods", default="smplify",
                         help="comma list of smplify, lgd, lgd+smplify (same subjects, one row each)")
     parser.add_argument("--lgd-weights", default=None, help="LGD weights (default: the shipped ones)")
+    parser.add_argument("--pose-prior", default="everyday",
+                        help="SMPLify's pose prior: everyday, mocap, anatomical or a GMM file")
+    parser.add_argument("--start-poses", default="library", choices=("library", "mocap"),
+                        help="SMPLify's start poses: the tuning library or the mocap start bank")
+    parser.add_argument("--corpus", default=str(CORPUS), help="the pose corpus of the mocap family")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    global CORPUS, PRIOR_AND_STARTS
+    CORPUS = Path(args.corpus)
+    PRIOR_AND_STARTS = (args.pose_prior, args.start_poses)
     model = BodyModel.load(args.model)
-    smplify = SMPLify(model, optimizer=args.optimizer)
+    from humanrecon.fitting.priors import pose_prior_named
+
+    smplify = SMPLify(model, optimizer=args.optimizer, pose_prior=pose_prior_named(args.pose_prior),
+                      start_poses=args.start_poses)
     fitters = {m: make_fitter(model, m, smplify=smplify, lgd_weights=args.lgd_weights)
                for m in args.methods.split(",")}
     families = [f"file:{args.poses}"] if args.poses else args.families.split(",")

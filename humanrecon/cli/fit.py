@@ -52,15 +52,11 @@ def _parse_person(text: str) -> int:
 
 
 def _load_pose_prior(choice: str):
-    """``everyday`` (the default mixture: None lets SMPLify build it), ``anatomical`` or a
-    GMM file (SMPLify's ``gmm_08.pkl``)."""
-    from humanrecon.fitting.priors import GMMPosePrior, JointLimitPrior
+    """``everyday`` (the default mixture: None lets SMPLify build it), ``mocap``,
+    ``anatomical`` or a GMM file (:func:`humanrecon.fitting.priors.pose_prior_named`)."""
+    from humanrecon.fitting.priors import pose_prior_named
 
-    if choice in ("", "everyday"):
-        return None
-    if choice == "anatomical":
-        return JointLimitPrior()
-    return GMMPosePrior.load(choice)
+    return None if choice in ("", "everyday") else pose_prior_named(choice)
 
 
 def add_parser(sub) -> None:
@@ -84,8 +80,9 @@ def add_parser(sub) -> None:
     fit.add_argument("--layout", default=None, choices=("body25", "coco18"),
                      help="declare the OpenPose keypoint layout (default: from the count)")
     fit.add_argument("--pose-prior", default="everyday",
-                     help="'everyday' (default: a mixture fitted to everyday poses, plus joint limits), "
-                          "'anatomical' (joint limits, centred on the T-pose) or SMPLify's GMM file gmm_08.pkl")
+                     help="'everyday' (default: a mixture fitted to everyday poses, plus joint limits), 'mocap' "
+                          "(a mixture learned from real motion capture, CMU training subjects), 'anatomical' "
+                          "(joint limits, centred on the T-pose) or SMPLify's GMM file gmm_08.pkl")
     fit.add_argument("--method", default="smplify", choices=("smplify", "lgd", "lgd+smplify"),
                      help="smplify (optimisation with a start search), lgd (learned gradient descent: a trained "
                           "network, ~10x faster) or lgd+smplify (LGD, then SMPLify's last stages from it)")

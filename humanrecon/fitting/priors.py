@@ -123,6 +123,10 @@ class GMMPosePrior(nn.Module):
 
 #: the shipped everyday pose prior (``tools/build_pose_prior.py``)
 EVERYDAY_PRIOR_ASSET = "models/pose_prior_everyday.npz"
+#: the shipped prior learned from real motion capture (``tools/build_mocap_priors.py``)
+MOCAP_PRIOR_ASSET = "models/pose_prior_mocap.npz"
+#: the pose priors known by name (``humanrecon fit --pose-prior``)
+PRIOR_NAMES = ("everyday", "mocap", "anatomical")
 
 
 class EverydayPosePrior(GMMPosePrior):
@@ -192,3 +196,20 @@ def geman_mcclure(residual_sq: torch.Tensor, rho: float) -> torch.Tensor:
     rho_sq = rho * rho
     return rho_sq * residual_sq / (rho_sq + residual_sq)
 
+
+
+def pose_prior_named(choice: str) -> nn.Module:
+    """A pose prior by name: ``everyday`` (the mixture of the tuning half of the pose
+    library, plus joint limits), ``mocap`` (the mixture learned from the CMU training
+    subjects of the pose corpus, plus joint limits), ``anatomical`` (joint limits, centred
+    on the T-pose), or a GMM file (SMPLify's ``gmm_08.pkl`` or an ``.npz`` of the same
+    arrays)."""
+    from humanrecon._assets import asset_path
+
+    if choice == "everyday":
+        return EverydayPosePrior()
+    if choice == "mocap":
+        return EverydayPosePrior(asset_path(MOCAP_PRIOR_ASSET))
+    if choice == "anatomical":
+        return JointLimitPrior()
+    return GMMPosePrior.load(choice)

@@ -166,7 +166,9 @@ class SMPLify:
         num_betas: shape components fitted (≤ the model's).
         start_poses: the poses the fit may start from: ``"library"`` (default: the rest
             pose and the TUNING half of :mod:`humanrecon.body.pose_library`, never the
-            half the benchmark reports on), None (the rest pose only), or arrays
+            half the benchmark reports on), ``"mocap"`` (the rest pose and the shipped
+            bank of poses from real motion capture, CMU training subjects only:
+            ``tools/build_mocap_priors.py``), None (the rest pose only), or arrays
             ``(global_orient (M, 3), body_pose (M, P))``.
         start_yaws: yaws (radians about the vertical) at which every start pose is tried.
         starts: how many of the (pose, yaw) candidates start the first stage, per person:
@@ -460,6 +462,12 @@ class SMPLify:
                 _, body, root = library_poses("tuning", self.body_dim // 3)
                 root = np.concatenate([np.zeros((1, 3), np.float32), root])
                 body = np.concatenate([np.zeros((1, self.body_dim), np.float32), body])
+            elif isinstance(self.start_poses, str) and self.start_poses == "mocap":
+                from humanrecon.fitting.starts import start_bank
+
+                root, body = start_bank(self.body_dim)
+            elif isinstance(self.start_poses, str):
+                raise InputError(f"start_poses must be 'library', 'mocap', None or arrays, got {self.start_poses!r}")
             elif self.start_poses is None:
                 root, body = np.zeros((1, 3), np.float32), np.zeros((1, self.body_dim), np.float32)
             else:

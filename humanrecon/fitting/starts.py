@@ -19,6 +19,9 @@ import torch
 
 from humanrecon.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
+#: the shipped start bank from real motion capture (``tools/build_mocap_priors.py``)
+START_BANK_ASSET = "models/start_poses_mocap.npz"
+
 #: height (metres) that turns the fitted weak-perspective scale into the person's height in
 #: pixels, so residuals are in percent of that height (as the fitter's data term)
 PERSON_HEIGHT_M = 1.7
@@ -93,3 +96,23 @@ def rank_starts(candidates: StartCandidates, points: torch.Tensor, conf: torch.T
     """Indices ``(B, count)`` of each person's best-matching candidates, best first."""
     residual = weak_perspective_residual(candidates.keypoints.to(points), points, conf, rho)
     return residual.topk(min(count, residual.shape[1]), dim=1, largest=False).indices
+
+
+def start_bank(body_dim: int = 69, path=None) -> tuple:
+    """The rest pose and the poses of a start bank (default the shipped one, learned from
+    the CMU training subjects): ``(global_orient (M + 1, 3), body_pose (M + 1, body_dim))``
+    numpy float32 (SMPL+H / SMPL-X: the first 21 body joints)."""
+    import numpy as np
+
+    from humanrecon._assets import asset_path
+    from humanrecon.body.io import load_model_arrays
+    from humanrecon.errors import InputError
+
+    path = asset_path(START_BANK_ASSET) if path is None else path
+    arrays = load_model_arrays(path)
+    if "global_orient" not in arrays or "body_pose" not in arrays:
+        raise InputError(f"{path}: not a start bank (needs global_orient and body_pose)")
+    root = np.asarray(arrays["global_orient"], np.float32)
+    body = np.asarray(arrays["body_pose"], np.float32)[:, :body_dim]
+    return (np.concatenate([np.zeros((1, 3), np.float32), root]),
+            np.concatenate([np.zeros((1, body_dim), np.float32), body]))
