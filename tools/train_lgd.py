@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="weights file (default for the open body: the shipped asset)")
     defaults = LGDTrainConfig()
     for f in fields(LGDTrainConfig):
-        if f.name in ("progress",):
+        if f.name in ("progress", "device"):
             continue
         kind = float if f.name in ("max_seconds",) else type(getattr(defaults, f.name))
         parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=getattr(defaults, f.name))

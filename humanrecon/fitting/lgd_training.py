@@ -62,6 +62,10 @@ class LGDTrainConfig:
     progress: bool = True
     #: the synthetic training people are made on the CPU, so LGD trains there
     device: str = "cpu"
+    #: where the training poses come from: "library" (the tuning half of the pose
+    #: library) or the path of a pose corpus (its TRAIN split: CMU training subjects +
+    #: the tuning library, mirrored; ``tools/build_pose_corpus.py``)
+    poses: str = "library"
 
     def __post_init__(self) -> None:
         Budget(self.steps, self.max_seconds)  # checks steps and max_seconds
@@ -93,6 +97,18 @@ def library_tuning_poses(body_joints: int = 23) -> tuple[torch.Tensor, torch.Ten
 
     _, body, root = library_poses("tuning", body_joints)
     return torch.as_tensor(root, dtype=torch.float32), torch.as_tensor(body, dtype=torch.float32)
+
+
+def training_poses(source: str, body_joints: int = 23) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(global_orient (M, 3), body_pose (M, 3·body_joints))`` LGD trains on: the tuning
+    half of the pose library (``"library"``) or a pose corpus's TRAIN split (a path)."""
+    if source == "library":
+        return library_tuning_poses(body_joints)
+    from humanrecon.body.pose_corpus import read_corpus
+
+    train = read_corpus(source).part("train")
+    return (torch.as_tensor(train.global_orient, dtype=torch.float32),
+            torch.as_tensor(train.body_pose[:, : 3 * body_joints], dtype=torch.float32))
 
 
 def fitter_frame_targets(subjects: SyntheticSubjects) -> dict[str, torch.Tensor]:
@@ -220,7 +236,7 @@ class LGDTrainer(Trainer):
             body_joints=body_joints, num_betas=min(10, body.num_betas), iterations=config.iterations,
             hidden=config.hidden, layers=config.layers)
         self.fitter = LGDFitter(body, self.model)
-        self.library = library_tuning_poses(body_joints)
+        self.library = training_poses(config.poses, body_joints)
         self.seed_base = TRAINING_SEED_BASE + 100_000 * config.seed
         if fresh:
             initialise_network(self.model, self.fitter, self.batch_at(-1))

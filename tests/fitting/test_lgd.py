@@ -158,3 +158,18 @@ def test_cli_fit_with_lgd(tmp_path):
         person = json.loads((out / "params.json").read_text())["people"][0]
         assert person["reprojection_error_px"] < 25.0 and (out / "overlay.png").is_file()
         assert json.loads((out / "params.json").read_text())["method"] == method
+
+
+def test_training_poses_from_a_corpus_take_the_train_split_only(tmp_path):
+    import numpy as np
+
+    from humanrecon.body.pose_corpus import PoseCorpus, write_corpus
+    from humanrecon.fitting.lgd_training import training_poses
+
+    body = np.arange(3 * 69, dtype=np.float32).reshape(3, 69) / 1000
+    corpus = PoseCorpus(body, np.zeros((3, 3), np.float32), np.array(["train", "validation", "train"]),
+                        np.array([1, 2, 1]), np.array(["01_01", "02_01", "01_01"]), np.zeros(3, bool))
+    root, pose = training_poses(str(write_corpus(tmp_path / "c.npz", corpus)), 21)
+    assert pose.shape == (2, 63) and root.shape == (2, 3)
+    torch.testing.assert_close(pose, torch.as_tensor(body[[0, 2], :63]))
+    assert training_poses("library")[1].shape == (36, 69)
