@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> None:
     jobs = find_jobs(args.image, None if args.detect else args.keypoints, args.out)
     model = BodyModel.load(args.model, gender=args.gender)
     prior = _load_pose_prior(args.pose_prior)
-    smplify = SMPLify(model, pose_prior=prior, optimizer=args.optimizer, upright_weight=args.upright_weight)
+    smplify = SMPLify(model, pose_prior=prior, optimizer=args.optimizer, upright_weight=args.upright_weight,
+                      start_poses=args.start_poses)
     fitter = make_fitter(model, args.method, smplify=smplify, lgd_weights=args.lgd_weights)
     report = run_jobs(jobs, fitter, faces=model.faces, model_name=args.model, focal=args.focal, person=person,
                       detect=args.detect, layout=args.layout, overwrite=args.overwrite, progress=not args.quiet)
@@ -83,6 +84,9 @@ def add_parser(sub) -> None:
                      help="'everyday' (default: a mixture fitted to everyday poses, plus joint limits), 'mocap' "
                           "(a mixture learned from real motion capture, CMU training subjects), 'anatomical' "
                           "(joint limits, centred on the T-pose) or SMPLify's GMM file gmm_08.pkl")
+    fit.add_argument("--start-poses", default="library", choices=("library", "mocap"),
+                     help="poses SMPLify's start search tries: 'library' (the tuning half of the everyday pose "
+                          "library) or 'mocap' (256 poses of real motion capture, CMU training subjects)")
     fit.add_argument("--method", default="smplify", choices=("smplify", "lgd", "lgd+smplify"),
                      help="smplify (optimisation with a start search), lgd (learned gradient descent: a trained "
                           "network, ~10x faster) or lgd+smplify (LGD, then SMPLify's last stages from it)")
