@@ -167,6 +167,7 @@ def run(model: BodyModel, fitters: dict, family: str, n: int, sigma: float, faul
 
 
 def main() -> None:
+    global CORPUS, PRIOR_AND_STARTS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--model", default="open")
@@ -191,7 +192,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    global CORPUS, PRIOR_AND_STARTS
     CORPUS = Path(args.corpus)
     PRIOR_AND_STARTS = (args.pose_prior, args.start_poses)
     model = BodyModel.load(args.model)

@@ -3,11 +3,14 @@
 * ``assets/models/pose_prior_mocap.npz``: SMPLify's recipe, an 8-component full-covariance
   Gaussian mixture over ``body_pose (69)`` fitted by EM
   (:func:`humanrecon.fitting.mixture.fit_gaussian_mixture`) to the corpus's TRAIN split
-  (CMU training subjects + the tuning half of the pose library, mirrored copies included);
+  (CMU training subjects + the tuning half of the pose library, mirrored copies included)
+  plus as many perturbed tuning-library poses (the everyday prior's samples: the corpus
+  has few sitting, kneeling or lying poses);
   ``humanrecon fit --pose-prior mocap``;
 * ``assets/models/start_poses_mocap.npz``: a start bank of ``--starts`` train poses, the
-  medoids of k-means on the mean-shape joint positions (root at the origin), so the start
-  search covers the corpus instead of 36 library poses; ``SMPLify(start_poses="mocap")``.
+  medoids of k-means on the mean-shape joint positions (root at the origin), plus the 36
+  tuning library poses (sitting, kneeling, lying: what CMU lacks), so the start search
+  covers the corpus too; ``SMPLify(start_poses="mocap")``.
 
 Nothing from the validation subjects is used. Prints one JSON line: the mean prior energy
 (SMPLify's max-mixture value, 0 = the best a pose scores; lower = more likely) of the new
@@ -72,15 +75,23 @@ def main() -> None:
     parser.add_argument("--starts-out", default=str(ROOT / "assets" / "models" / "start_poses_mocap.npz"))
     parser.add_argument("--components", type=int, default=8)
     parser.add_argument("--starts", type=int, default=256)
+    parser.add_argument("--everyday-samples", type=int, default=-1,
+                        help="perturbed tuning-library poses added to the mixture's data (the everyday prior's "
+                             "samples; -1: as many as the corpus's train poses, 0: none)")
     args = parser.parse_args()
     corpus = read_corpus(args.corpus)
     train, validation = corpus.part("train"), corpus.part("validation")
     torch.manual_seed(mixture.SEED)
-    gmm = mixture.fit_gaussian_mixture(train.body_pose.astype(np.float64), args.components)
+    everyday = mixture.everyday_pose_samples()
+    count = len(train) if args.everyday_samples < 0 else args.everyday_samples
+    everyday = everyday[np.linspace(0, len(everyday) - 1, count).round().astype(int)] if count else everyday[:0]
+    data = np.concatenate([train.body_pose.astype(np.float64), everyday.astype(np.float64)])
+    gmm = mixture.fit_gaussian_mixture(data, args.components)
     settings = {"components": args.components, "covariance_floor_rad": mixture.COVARIANCE_FLOOR_RAD,
                 "em_iterations": mixture.EM_ITERATIONS, "seed": mixture.SEED,
                 "trained_on": f"TRAIN split of {Path(args.corpus).name}: {len(train)} poses (CMU training subjects + "
-                              "tuning half of the pose library, mirrored)", "acknowledgement": ACK}
+                              f"tuning half of the pose library, mirrored) + {count} perturbed tuning-library poses",
+                "acknowledgement": ACK}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **{k: v.astype(np.float32) for k, v in gmm.items()},
                         settings=np.array(json.dumps(settings)))
@@ -89,14 +100,20 @@ def main() -> None:
     model = BodyModel.load("open")
     joints = pose_joints(model, train.global_orient * 0, train.body_pose)
     picks = medoids(joints.reshape(len(joints), -1), args.starts)
+    _, tuning_body, tuning_root = library_poses("tuning")
+    bank_root = np.concatenate([train.global_orient[picks], np.asarray(tuning_root, np.float32)])
+    bank_body = np.concatenate([train.body_pose[picks], np.asarray(tuning_body, np.float32)])
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, global_orient=train.global_orient[picks], body_pose=train.body_pose[picks],
-                        settings=np.array(json.dumps({"starts": len(picks), "from": settings["trained_on"],
+    np.savez_compressed(buffer, global_orient=bank_root, body_pose=bank_body,
+                        settings=np.array(json.dumps({"starts": len(bank_body), "medoids": len(picks),
+                                                      "library_tuning_poses": len(tuning_body),
+                                                      "from": settings["trained_on"],
                                                       "acknowledgement": ACK})))
     write_bytes(args.starts_out, buffer.getvalue())
 
     new, old = EverydayPosePrior(args.prior_out), EverydayPosePrior()
-    report = {"prior": args.prior_out, "starts": args.starts_out, "start_count": int(len(picks))}
+    report = {"prior": args.prior_out, "starts": args.starts_out, "start_count": int(len(bank_body)),
+              "components": args.components, "everyday_samples": count}
     sets = {"train": train.body_pose, "validation_subjects": validation.body_pose,
             "library_reporting": library_poses("reporting")[1]}
     with torch.no_grad():
@@ -108,7 +125,8 @@ def main() -> None:
     library_bank = pose_joints(model, np.zeros((len(body) + 1, 3), np.float32),
                                np.concatenate([np.zeros((1, 69), np.float32), body]))
     val_joints = pose_joints(model, validation.global_orient * 0, validation.body_pose)
-    report["validation_to_nearest_start_mm"] = {"mocap_bank": nearest_start_mm(val_joints, joints[picks]),
+    bank_joints = np.concatenate([joints[picks], library_bank[1:]])
+    report["validation_to_nearest_start_mm"] = {"mocap_bank": nearest_start_mm(val_joints, bank_joints),
                                                 "library_starts": nearest_start_mm(val_joints, library_bank)}
     print(json.dumps(report))
 
