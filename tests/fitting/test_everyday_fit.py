@@ -132,3 +132,19 @@ def test_bench_pose_families(model, tmp_path):
     root, body = bench.subsample(bench.family_poses(f"file:{motion}", model), 5)
     assert body.shape == (5, 69) and (root == 0).all()
     np.testing.assert_allclose(body[:, 3 * 17 + 1].numpy(), np.linspace(-1.0, 0.0, 5), atol=0.03)
+
+
+def test_bench_mocap_family_reads_the_validation_subjects(model, tmp_path):
+    from humanrecon.body.pose_corpus import PoseCorpus, write_corpus
+
+    bench = _bench()
+    body = np.full((4, 69), 0.1, np.float32)
+    body[1] = 0.2  # a training subject's pose
+    body[3] = 0.3  # a mirrored validation pose
+    corpus = PoseCorpus(body, np.zeros((4, 3), np.float32), np.array(["validation", "train", "validation",
+                                                                      "validation"]),
+                        np.array([2, 1, 6, 6]), np.array(["02_01", "01_01", "06_02", "06_02"]),
+                        np.array([False, False, False, True]))
+    bench.CORPUS = write_corpus(tmp_path / "corpus.npz", corpus)
+    root, poses = bench.family_poses("mocap", model)
+    assert poses.shape == (2, 69) and torch.allclose(poses, torch.full((2, 69), 0.1))
