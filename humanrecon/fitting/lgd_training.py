@@ -66,6 +66,9 @@ class LGDTrainConfig:
     #: library) or the path of a pose corpus (its TRAIN split: CMU training subjects +
     #: the tuning library, mirrored; ``tools/build_pose_corpus.py``)
     poses: str = "library"
+    #: with a corpus: the share of the pose pool that is tuning-library poses (repeated to
+    #: make it up; the corpus has few sitting, kneeling or lying poses)
+    library_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         Budget(self.steps, self.max_seconds)  # checks steps and max_seconds
@@ -74,7 +77,7 @@ class LGDTrainConfig:
         check_count(self, "checkpoint_every", 0)
         check_number(self, "lr")
         check_number(self, "lr_final_fraction", 0.0, 1.0)
-        for name in ("library_share", "fault_share"):
+        for name in ("library_share", "fault_share", "library_fraction"):
             check_number(self, name, 0.0, 1.0, low_open=False)
         if self.device != "cpu":
             raise InputError(f"device: LGD trains on the CPU (its synthetic people are made there), got {self.device!r}")
@@ -99,16 +102,25 @@ def library_tuning_poses(body_joints: int = 23) -> tuple[torch.Tensor, torch.Ten
     return torch.as_tensor(root, dtype=torch.float32), torch.as_tensor(body, dtype=torch.float32)
 
 
-def training_poses(source: str, body_joints: int = 23) -> tuple[torch.Tensor, torch.Tensor]:
+def training_poses(source: str, body_joints: int = 23,
+                   library_fraction: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``(global_orient (M, 3), body_pose (M, 3·body_joints))`` LGD trains on: the tuning
-    half of the pose library (``"library"``) or a pose corpus's TRAIN split (a path)."""
+    half of the pose library (``"library"``) or a pose corpus's TRAIN split (a path), to
+    which the tuning library poses are added, repeated, until they are ``library_fraction``
+    of the pool."""
+    library = library_tuning_poses(body_joints)
     if source == "library":
-        return library_tuning_poses(body_joints)
+        return library
     from humanrecon.body.pose_corpus import read_corpus
 
     train = read_corpus(source).part("train")
-    return (torch.as_tensor(train.global_orient, dtype=torch.float32),
-            torch.as_tensor(train.body_pose[:, : 3 * body_joints], dtype=torch.float32))
+    root = torch.as_tensor(train.global_orient, dtype=torch.float32)
+    body = torch.as_tensor(train.body_pose[:, : 3 * body_joints], dtype=torch.float32)
+    if library_fraction > 0:
+        wanted = int(round(len(body) * library_fraction / (1.0 - library_fraction))) if library_fraction < 1 else 0
+        repeat = torch.arange(max(wanted, len(library[1]))) % len(library[1])
+        root, body = torch.cat([root, library[0][repeat]]), torch.cat([body, library[1][repeat]])
+    return root, body
 
 
 def fitter_frame_targets(subjects: SyntheticSubjects) -> dict[str, torch.Tensor]:
@@ -236,7 +248,7 @@ class LGDTrainer(Trainer):
             body_joints=body_joints, num_betas=min(10, body.num_betas), iterations=config.iterations,
             hidden=config.hidden, layers=config.layers)
         self.fitter = LGDFitter(body, self.model)
-        self.library = training_poses(config.poses, body_joints)
+        self.library = training_poses(config.poses, body_joints, config.library_fraction)
         self.seed_base = TRAINING_SEED_BASE + 100_000 * config.seed
         if fresh:
             initialise_network(self.model, self.fitter, self.batch_at(-1))

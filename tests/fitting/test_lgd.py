@@ -173,3 +173,7 @@ def test_training_poses_from_a_corpus_take_the_train_split_only(tmp_path):
     assert pose.shape == (2, 63) and root.shape == (2, 3)
     torch.testing.assert_close(pose, torch.as_tensor(body[[0, 2], :63]))
     assert training_poses("library")[1].shape == (36, 69)
+    root, pose = training_poses(str(tmp_path / "c.npz"), 23, library_fraction=0.5)
+    assert pose.shape == (2 + 36, 69)  # at least every library pose once
+    library = training_poses("library")[1]
+    torch.testing.assert_close(pose[2:], library)
