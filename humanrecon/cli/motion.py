@@ -10,6 +10,10 @@ import json
 from humanrecon.cli._common import add_overwrite, add_quiet, check_outputs, png_output
 from humanrecon.errors import InputError
 
+#: the rig tables of :data:`humanrecon.body.mocap_skeletons.SKELETONS` (named here so that
+#: ``--help`` imports no torch; a test keeps them equal)
+SKELETON_NAMES = ("daz", "cmu", "cc", "smpl")
+
 
 def import_bvh(args: argparse.Namespace) -> None:
     """Read the BVH, fit the body to every frame (subsampled to --fps), write the .npz,
@@ -25,6 +29,8 @@ def import_bvh(args: argparse.Namespace) -> None:
         raise InputError(f"--out {out}: a motion file is written as .npz")
     png = png_output(args.png)
     check_outputs([out, png], args.overwrite)
+    if args.skeleton not in ("auto", *SKELETON_NAMES):
+        raise InputError(f"--skeleton must be auto or one of {', '.join(SKELETON_NAMES)}, got {args.skeleton!r}")
     if not args.fps > 0:
         raise InputError(f"--fps must be > 0, got {args.fps}")
     bvh = read_bvh(args.bvh)
@@ -41,8 +47,6 @@ def import_bvh(args: argparse.Namespace) -> None:
 
 def add_parser(sub) -> None:
     """Register ``motion`` and its actions on the top-level sub-parser collection."""
-    from humanrecon.body.mocap_skeletons import SKELETONS
-
     motion = sub.add_parser("motion", help="motion capture: import BVH clips onto a body model")
     actions = motion.add_subparsers(dest="motion_command", metavar="ACTION")
     actions.required = True
@@ -50,8 +54,8 @@ def add_parser(sub) -> None:
     p.add_argument("bvh", help="motion-capture file (.bvh)")
     p.add_argument("--out", required=True, help="motion file to write (.npz; 'humanrecon body --motion' reads it)")
     p.add_argument("--model", default="open", help="body model: 'open' or an SMPL / SMPL+H / SMPL-X file")
-    p.add_argument("--skeleton", default="auto", choices=("auto", *SKELETONS),
-                   help="the rig's joint table (auto: found from the joint names)")
+    p.add_argument("--skeleton", default="auto",
+                   help=f"the rig's joint table: auto (found from the joint names), {', '.join(SKELETON_NAMES)}")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second kept (the clip is subsampled)")
     p.add_argument("--png", default="", help="also write a picture of fitted frames (body, mocap skeleton) here")
     add_overwrite(p)

@@ -120,6 +120,13 @@ def test_the_shipped_flavours_retarget(model, clip, skeleton, max_error_mm):
     assert 1.3 < (joints[:, 15, 1] - joints[:, 7, 1]).max() < 1.9  # a person's height, in metres
 
 
+def test_the_cli_names_every_rig():
+    from humanrecon.body.mocap_skeletons import SKELETONS
+    from humanrecon.cli.motion import SKELETON_NAMES
+
+    assert SKELETON_NAMES == tuple(SKELETONS)
+
+
 def test_bad_input(model, tmp_path):
     from humanrecon.body.bvh import BVH
 
