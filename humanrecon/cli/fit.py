@@ -87,9 +87,11 @@ def add_parser(sub) -> None:
     fit.add_argument("--start-poses", default="library", choices=("library", "mocap"),
                      help="poses SMPLify's start search tries: 'library' (the tuning half of the everyday pose "
                           "library) or 'mocap' (256 poses of real motion capture, CMU training subjects)")
-    fit.add_argument("--method", default="smplify", choices=("smplify", "lgd", "lgd+smplify"),
-                     help="smplify (optimisation with a start search), lgd (learned gradient descent: a trained "
-                          "network, ~10x faster) or lgd+smplify (LGD, then SMPLify's last stages from it)")
+    fit.add_argument("--method", default="auto", choices=("auto", "smplify", "lgd", "lgd+smplify"),
+                     help="auto (default: lgd+smplify where LGD weights exist for the model, the open body's are "
+                          "shipped; else smplify), smplify (optimisation with a start search), lgd (learned "
+                          "gradient descent: a trained network, ~35x faster) or lgd+smplify (LGD, then SMPLify's "
+                          "last stages from it: the most accurate on held-out poses)")
     fit.add_argument("--lgd-weights", default=None,
                      help="LGD weights (default: the shipped ones for the open body; train others with "
                           "tools/train_lgd.py)")

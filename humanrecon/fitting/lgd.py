@@ -54,6 +54,9 @@ LOSS_VERTICES = 256
 #: two stages of the default schedule from the one LGD start (no multi-start search)
 REFINE_STAGES = (Stage(30, 0.2, 0.5, 0.1, rho=10.0), Stage(40, 0.1, 0.5, 0.05, rho=5.0))
 METHODS = ("smplify", "lgd", "lgd+smplify")
+#: the method ``auto`` picks where LGD weights exist for the model (the most accurate one
+#: that fits a photo in under 1.5 s on 2 cores: docs/benchmarks.md, fitting)
+DEFAULT_METHOD = "lgd+smplify"
 
 
 def _mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:
@@ -296,13 +299,25 @@ class LGDFitter:
                                    progress=progress, extra_iterations=self.iterations)
 
 
-def make_fitter(model: BodyModel, method: str = "smplify", *, smplify: SMPLify | None = None,
-                lgd_weights: str | os.PathLike | None = None):
-    """A fitter for ``method`` (:data:`METHODS`) with ``.fit(keypoints, confidence,
-    intrinsics, image_size, progress=...)``: the SMPLify fitter itself, or an LGD fitter
-    bound to ``"lgd"`` / ``"lgd+smplify"``."""
+def resolve_method(method: str, model: BodyModel, lgd_weights=None) -> str:
+    """``method`` itself, or for ``"auto"``: :data:`DEFAULT_METHOD` when LGD weights exist
+    for ``model`` (the open body's shipped weights, or ``lgd_weights``), else
+    ``"smplify"`` (official SMPL-family files need their own LGD weights:
+    ``tools/train_lgd.py --model``)."""
+    if method == "auto":
+        return DEFAULT_METHOD if (lgd_weights is not None or model.name == "open") else "smplify"
     if method not in METHODS:
-        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+        raise InputError(f"method must be auto or one of {METHODS}, got {method!r}")
+    return method
+
+
+def make_fitter(model: BodyModel, method: str = "auto", *, smplify: SMPLify | None = None,
+                lgd_weights: str | os.PathLike | None = None):
+    """A fitter for ``method`` (``"auto"``: :func:`resolve_method`, or one of
+    :data:`METHODS`) with ``.fit(keypoints, confidence, intrinsics, image_size,
+    progress=...)``: the SMPLify fitter itself, or an LGD fitter bound to ``"lgd"`` /
+    ``"lgd+smplify"``."""
+    method = resolve_method(method, model, lgd_weights)
     smplify = smplify if smplify is not None else SMPLify(model)
     if method == "smplify":
         return smplify

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -144,6 +146,16 @@ def test_bad_and_foreign_weight_files(model, tmp_path):
         load_network(broken)
     with pytest.raises(InputError, match="method must be"):
         make_fitter(model, "hmr")
+
+
+def test_auto_picks_lgd_smplify_where_weights_exist(model):
+    from humanrecon.fitting.lgd import resolve_method
+
+    assert resolve_method("auto", model) == "lgd+smplify"  # the open body's weights are shipped
+    official = SimpleNamespace(name="SMPL_NEUTRAL.pkl")
+    assert resolve_method("auto", official) == "smplify"
+    assert resolve_method("auto", official, "my_lgd.pt") == "lgd+smplify"
+    assert resolve_method("lgd", official) == "lgd"
 
 
 @pytest.mark.skipif(not WEIGHTS.is_file(), reason="shipped LGD weights missing")
