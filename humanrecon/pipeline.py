@@ -212,7 +212,7 @@ def run_shape(source: Path, out: Path, config, *, resume: bool = False, overwrit
         from humanrecon.render import overview_image, save_image
 
         scores, result = evaluate_shape(model, data, config.eval_resolution, source_mesh=source_mesh_of(source),
-                                        progress=config.progress)
+                                        points=config.eval_points, progress=config.progress)
         summary |= scores
         if len(result.mesh.faces):
             result.save(out / "mesh.ply")

@@ -27,6 +27,7 @@ def train(args: argparse.Namespace) -> None:
     config = config_from_flags(ShapeConfig, kind=args.kind, network=network, steps=args.steps, max_seconds=args.max_seconds,
                          batch_points=args.batch_points, lr=args.lr, seed=args.seed, pool_points=args.pool_points,
                          use_normals=args.use_normals, repair=args.repair, eval_resolution=args.eval_resolution,
+                         eval_points=args.eval_points,
                          checkpoint_every=args.checkpoint_every, device=select_device(args.device),
                          progress=not args.quiet)
     if args.mesh:
@@ -65,6 +66,8 @@ def add_parser(sub) -> None:
     p.add_argument("--repair", action="store_true", help="try to repair a non-watertight mesh")
     p.add_argument("--eval-resolution", type=int, default=ShapeConfig.eval_resolution,
                    help="cells per axis of the mesh scored against the source after training (0: no evaluation)")
+    p.add_argument("--eval-points", type=int, default=ShapeConfig.eval_points,
+                   help="surface samples of each mesh for the metrics")
     p.add_argument("--checkpoint-every", type=int, default=ShapeConfig.checkpoint_every,
                    help="steps between checkpoints (and one at the end)")
     p.add_argument("--seed", type=int, default=ShapeConfig.seed, help="random seed (the same seed gives the same run)")

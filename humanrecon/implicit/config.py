@@ -89,7 +89,8 @@ class ShapeConfig(TrainConfig):
     * ``use_normals``: IGR uses the point cloud's normals; ``repair``: try to close a
       mesh that is not watertight;
     * ``eval_resolution``: cells per axis of the mesh the run is scored with (against
-      the source mesh; 0: no evaluation).
+      the source mesh; 0: no evaluation); ``eval_points``: surface samples of each mesh
+      for the metrics.
     """
 
     kind: str = "sdf"
@@ -98,6 +99,7 @@ class ShapeConfig(TrainConfig):
     use_normals: bool = False
     repair: bool = False
     eval_resolution: int = 128
+    eval_points: int = 100_000
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,3 +109,4 @@ class ShapeConfig(TrainConfig):
             self.network = NetworkConfig(**self.network)
         check_count(self, "pool_points", 1)
         check_count(self, "eval_resolution", 0)
+        check_count(self, "eval_points", 100)

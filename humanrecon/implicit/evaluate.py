@@ -20,7 +20,7 @@ F_SCORE_THRESHOLD = 0.01
 
 
 def evaluate_shape(shape: ImplicitShape, data: ShapeData, resolution: int = 128, *, source_mesh=None,
-                   progress: bool = False) -> tuple[dict, object]:
+                   points: int = EVAL_POINTS, progress: bool = False) -> tuple[dict, object]:
     """Extract ``shape``'s mesh at ``resolution`` cells per axis and score it against
     ``source_mesh`` (a trimesh, metres; occupancy / DeepSDF fits) or ``data.points``
     (IGR). Returns ``(metrics, ExtractionResult)``; metrics in millimetres:
@@ -34,14 +34,14 @@ def evaluate_shape(shape: ImplicitShape, data: ShapeData, resolution: int = 128,
         return metrics | {"chamfer_l1_mm": None}, result
     if source_mesh is not None:
         scores = mesh_metrics(mesh.vertices, mesh.faces, source_mesh.vertices, source_mesh.faces,
-                              n_points=EVAL_POINTS, threshold=F_SCORE_THRESHOLD)
+                              n_points=points, threshold=F_SCORE_THRESHOLD)
         metrics |= {"chamfer_l1_mm": _mm(scores["chamfer_l1"]), "accuracy_mm": _mm(scores["accuracy"]),
                     "completeness_mm": _mm(scores["completeness"]),
                     "normal_consistency": round(scores["normal_consistency"], 4),
                     "f_score_1cm": round(scores["f_score"], 4),
                     "iou": None if np.isnan(scores["iou"]) else round(scores["iou"], 4)}
     else:
-        samples, _ = sample_surface(np.asarray(mesh.vertices, np.float64), mesh.faces, EVAL_POINTS, 0)
+        samples, _ = sample_surface(np.asarray(mesh.vertices, np.float64), mesh.faces, points, 0)
         scores = chamfer_distance(samples, np.asarray(data.points.cpu(), np.float64))
         metrics |= {"chamfer_l1_mm": _mm(scores["l1"]), "accuracy_mm": _mm(scores["accuracy"]),
                     "completeness_mm": _mm(scores["completeness"])}

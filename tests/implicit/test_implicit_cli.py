@@ -48,7 +48,7 @@ def check_sphere(model, mesh_path, kind, min_iou, radius_atol):
 def test_train_and_extract_from_a_mesh(tmp_path, sphere_mesh, kind):
     run, mesh_out, png = tmp_path / "run", tmp_path / "out.ply", tmp_path / "out.png"
     assert main(["implicit", "train", "--mesh", str(sphere_mesh), "--kind", kind, "--out", str(run),
-                 "--eval-resolution", "32"] + FAST) == 0
+                 "--eval-resolution", "32", "--eval-points", "5000"] + FAST) == 0
     model = run / "shape.pt"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["method"] == "implicit" and metrics["kind"] == kind and metrics["steps"] == 150
@@ -75,7 +75,7 @@ def test_train_from_points_with_normals(tmp_path):
     o3d.io.write_point_cloud(str(path), cloud)
     run = tmp_path / "igr"
     assert main(["implicit", "train", "--points", str(path), "--use-normals", "--out", str(run),
-                 "--eval-resolution", "32"] + FAST) == 0
+                 "--eval-resolution", "32", "--eval-points", "5000"] + FAST) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["kind"] == "igr" and metrics["completeness_mm"] < 10  # cloud → 32³ mesh
     model = run / "shape.pt"  # the old spelling of the verb and a checkpoint path still work
