@@ -111,7 +111,7 @@ def test_the_shipped_flavours_retarget(model, clip, skeleton, max_error_mm):
     from humanrecon.body.bvh import read_bvh
 
     bvh = read_bvh(MOCAP / clip)
-    result = retarget(bvh, model, settings=RetargetSettings(fps=4.0, chunk=16, shape_frames=16,
+    result = retarget(bvh, model, settings=RetargetSettings(fps=2.0, chunk=16, shape_frames=16,
                                                             shape_iterations=300), progress=False)
     assert result.skeleton == skeleton
     assert result.error_mm < max_error_mm and result.limb_error_mm < 30, result.report()
