@@ -228,3 +228,25 @@ def lbs(
     posed_joints, rel_transforms = batch_rigid_transform(rot_mats, joints, parents)
     verts = _skin_vertex_major(lbs_weights, rel_transforms, points.view(num_v, 3, batch))
     return (verts if vertex_major else verts.permute(2, 0, 1).contiguous()), posed_joints
+
+
+def rest_skeleton(model, betas: torch.Tensor | None = None, count: int | None = None) -> torch.Tensor:
+    """Rest joints ``(J, 3)`` (metres) of ``model``'s first ``count`` joints (default all)
+    for one shape ``betas (K,)`` (None: the mean shape), from its joint regressor folded
+    into the shape space (``joint_template + joint_shapedirs · β``)."""
+    count = count or model.joint_template.shape[0]
+    rest = model.joint_template[:count].float()
+    if betas is None:
+        return rest
+    return rest + model.joint_shapedirs[:count, :, : betas.shape[0]].float() @ betas.float()
+
+
+def skeleton_joints(model, rot_mats: torch.Tensor, betas: torch.Tensor | None = None) -> torch.Tensor:
+    """Posed joints ``(B, J, 3)`` of ``model``'s skeleton for local rotations ``rot_mats
+    (B, J, 3, 3)`` (its first J joints; index 0 the root) and one shape ``betas (K,)``,
+    without skinning a vertex (what skeleton fits need). No translation: the root joint
+    stays at its rest position."""
+    count = rot_mats.shape[1]
+    rest = rest_skeleton(model, betas, count).expand(rot_mats.shape[0], -1, -1)
+    posed, _ = batch_rigid_transform(rot_mats, rest, model.parents[:count].tolist())
+    return posed

@@ -79,9 +79,7 @@ def without_heading(global_orient: np.ndarray) -> np.ndarray:
     rot = axis_angle_to_matrix(torch.as_tensor(global_orient, dtype=torch.float64))
     forward = rot[:, :, 2]
     yaw = torch.atan2(forward[:, 0], forward[:, 2])
-    c, s = torch.cos(-yaw), torch.sin(-yaw)
-    zero, one = torch.zeros_like(c), torch.ones_like(c)
-    turn = torch.stack([c, zero, s, zero, one, zero, -s, zero, c], -1).reshape(-1, 3, 3)
+    turn = axis_angle_to_matrix(-yaw[:, None] * torch.tensor([0.0, 1.0, 0.0], dtype=yaw.dtype))
     return matrix_to_axis_angle(turn @ rot).numpy().astype(np.float32)
 
 
@@ -106,17 +104,15 @@ def _other_side(name: str) -> str:
 
 def pose_joints(model, global_orient: np.ndarray, body_pose: np.ndarray, batch: int = 4096) -> np.ndarray:
     """Mean-shape joints ``(N, 24, 3)`` (metres, root joint at the origin) of poses."""
-    from humanrecon.body.lbs import batch_rigid_transform
+    from humanrecon.body.lbs import skeleton_joints
     from humanrecon.geometry.rotations import axis_angle_to_matrix
 
-    rest = model.joint_template[:24].float()
-    parents = model.parents[:24].tolist()
     out = []
-    for i in range(0, len(body_pose), batch):
-        pose = torch.as_tensor(np.concatenate([global_orient[i:i + batch], body_pose[i:i + batch]], 1))
-        rot = axis_angle_to_matrix(pose.reshape(len(pose), 24, 3).float())
-        joints, _ = batch_rigid_transform(rot, rest.expand(len(pose), -1, -1), parents)
-        out.append((joints - joints[:, :1]).numpy())
+    with torch.no_grad():
+        for i in range(0, len(body_pose), batch):
+            pose = torch.as_tensor(np.concatenate([global_orient[i:i + batch], body_pose[i:i + batch]], 1))
+            joints = skeleton_joints(model, axis_angle_to_matrix(pose.reshape(len(pose), 24, 3).float()))
+            out.append((joints - joints[:, :1]).numpy())
     return np.concatenate(out) if out else np.zeros((0, 24, 3), np.float32)
 
 

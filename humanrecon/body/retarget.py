@@ -260,22 +260,20 @@ class _Fitter:
 
     def rest_joints(self, betas: torch.Tensor) -> torch.Tensor:
         """``(J, 3)`` rest joints of the first ``num_body + 1`` joints for ``betas (K,)``."""
-        template = self.model.joint_template[: self.num_body + 1].float()
-        dirs = self.model.joint_shapedirs[: self.num_body + 1, :, : betas.shape[0]].float()
-        return template + dirs @ betas
+        from humanrecon.body.lbs import rest_skeleton
+
+        return rest_skeleton(self.model, betas, self.num_body + 1)
 
     def joints(self, root: torch.Tensor, body_pose: torch.Tensor, transl: torch.Tensor,
                betas: torch.Tensor) -> torch.Tensor:
         """Mapped joints ``(T, M, 3)`` for root rotation matrices ``(T, 3, 3)``,
         axis-angle ``body_pose (T, 3·num_body)``, ``transl (T, 3)``."""
-        from humanrecon.body.lbs import batch_rigid_transform
+        from humanrecon.body.lbs import skeleton_joints
         from humanrecon.geometry.rotations import axis_angle_to_matrix
 
         t = body_pose.shape[0]
         rot = torch.cat([root[:, None], axis_angle_to_matrix(body_pose.reshape(t, self.num_body, 3))], 1)
-        rest = self.rest_joints(betas).expand(t, -1, -1)
-        posed, _ = batch_rigid_transform(rot, rest, self.parents)
-        return posed[:, self.body_index] + transl[:, None]
+        return skeleton_joints(self.model, rot, betas)[:, self.body_index] + transl[:, None]
 
     def align_root(self, target: torch.Tensor, betas: torch.Tensor, body_pose: torch.Tensor):
         """Kabsch of the posed body's torso joints onto the target's: root rotation
@@ -284,12 +282,11 @@ class _Fitter:
         eye = torch.eye(3).expand(t, 3, 3)
         with torch.no_grad():
             body = self.joints(eye, body_pose, torch.zeros(t, 3), betas)[:, self.torso]
+        from humanrecon.geometry.rotations import best_rotation
+
         mocap = target[:, self.torso]
         bc, mc = body.mean(1, keepdim=True), mocap.mean(1, keepdim=True)
-        u, _, vh = torch.linalg.svd((body - bc).transpose(1, 2) @ (mocap - mc))
-        d = torch.sign(torch.linalg.det(vh.transpose(1, 2) @ u.transpose(1, 2)))
-        fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
-        rot = vh.transpose(1, 2) @ fix @ u.transpose(1, 2)
+        rot, _ = best_rotation(body, mocap)
         # the root rotates the body about its pelvis: t = mc - R bc + (R - I) pelvis, pelvis = rest joint 0
         pelvis = self.rest_joints(betas)[0].detach()
         transl = mc[:, 0] - (rot @ bc[:, 0, :, None])[..., 0] + (rot @ pelvis[:, None])[..., 0] - pelvis

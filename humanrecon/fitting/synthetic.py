@@ -178,14 +178,12 @@ def _detector_faults(points: torch.Tensor, conf: torch.Tensor, names: tuple[str,
 def procrustes_align(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Similarity-align ``source (B, N, 3)`` to ``target (B, N, 3)`` (rotation, uniform scale,
     translation; Umeyama), returning the aligned source."""
+    from humanrecon.geometry.rotations import best_rotation
+
     mu_s, mu_t = source.mean(1, keepdim=True), target.mean(1, keepdim=True)
-    xs, xt = source - mu_s, target - mu_t
-    cov = xt.transpose(1, 2) @ xs  # (B, 3, 3)
-    u, sing, vh = torch.linalg.svd(cov)
-    d = torch.sign(torch.linalg.det(u @ vh))
-    fix = torch.diag_embed(torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1))
-    rot = u @ fix @ vh
-    scale = (sing * torch.diagonal(fix, dim1=1, dim2=2)).sum(-1) / xs.square().sum((1, 2))
+    xs = source - mu_s
+    rot, sing = best_rotation(source, target)
+    scale = sing.sum(-1) / xs.square().sum((1, 2))
     return scale[:, None, None] * xs @ rot.transpose(1, 2) + mu_t
 
 

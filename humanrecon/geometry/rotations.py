@@ -174,3 +174,15 @@ def matrix_to_rotation_6d(matrix: torch.Tensor) -> torch.Tensor:
     """Rotation matrix ``(..., 3, 3)`` -> 6D representation ``(..., 6)`` (first two columns)."""
     _check_matrix(matrix)
     return torch.cat([matrix[..., :, 0], matrix[..., :, 1]], dim=-1)
+
+
+def best_rotation(source: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The proper rotation ``R (B, 3, 3)`` that best maps the centred points ``source
+    (B, N, 3)`` onto the centred ``target (B, N, 3)`` in least squares (Kabsch / Umeyama,
+    reflections excluded), and the singular values ``(B, 3)`` signed as used (for
+    Umeyama's scale ``Σ s / |source|²``)."""
+    xs, xt = source - source.mean(1, keepdim=True), target - target.mean(1, keepdim=True)
+    u, sing, vh = torch.linalg.svd(xt.transpose(1, 2) @ xs)
+    d = torch.sign(torch.linalg.det(u @ vh))
+    fix = torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1)
+    return u @ torch.diag_embed(fix) @ vh, sing * fix

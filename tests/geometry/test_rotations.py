@@ -94,3 +94,19 @@ def test_bad_shapes_raise():
         rot.axis_angle_to_matrix(torch.zeros(2, 4))
     with pytest.raises(ValueError, match="3, 3"):
         rot.matrix_to_quaternion(torch.zeros(2, 3, 4))
+
+
+def test_best_rotation_recovers_a_rotation_and_never_reflects():
+    from scipy.spatial.transform import Rotation
+
+    from humanrecon.geometry.rotations import best_rotation
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 20, 3, generator=g, dtype=torch.float64)
+    true = torch.as_tensor(Rotation.random(4, random_state=1).as_matrix())
+    y = x @ true.transpose(1, 2) + torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    rot, _ = best_rotation(x, y)
+    torch.testing.assert_close(rot, true)
+    mirrored = x * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)  # only a reflection maps x onto it
+    rot, _ = best_rotation(x, mirrored)
+    assert torch.allclose(torch.linalg.det(rot), torch.ones(4, dtype=torch.float64))
