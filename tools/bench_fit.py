@@ -31,7 +31,10 @@ PA-MPJPE and the speed-ups over SMPLify measured in the same run): PA-MPJPE on t
 (SMPL skeleton joints of those names), pelvis-aligned MPJPE, per-vertex error after
 Procrustes (mm), the share of subjects with PA-MPJPE over 100 mm, mean reprojection
 error against the (faulty) keypoints (px), seconds per subject in the batched run,
-seconds per image at batch 1, optimiser iterations.
+seconds per image at batch 1, optimiser iterations. ``--methods ...,truth+smplify`` adds a
+diagnostic row that is not a fitter: LGD + SMPLify's refinement started from the true
+answer (:func:`humanrecon.fitting.synthetic.truth_start`): what the objective itself
+reaches near the truth, i.e. the floor of a perfect start search.
 
     python tools/bench_fit.py [--n 100] [--families prior,library] [--sigmas 0,2,5]
                               [--methods smplify,lgd,lgd+smplify]
@@ -52,14 +55,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from humanrecon.body import BodyModel
-from humanrecon.fitting.lgd import make_fitter
+from humanrecon.fitting.lgd import REFINE_STAGES, make_fitter
 from humanrecon.fitting.smplify import SMPLify
 from humanrecon.fitting.synthetic import (DETECTOR_FAULTS, LSP14_JOINTS, Faults, mpjpe, pa_mpjpe,
-                                          procrustes_align, sample_subjects)
+                                          procrustes_align, sample_subjects, truth_start)
 
 TARGETS = {"library": {"pa_mpjpe_mm": 50.0, "over_100mm_share": 0.05, "seconds_per_image_batch1": 1.5,
                        "seconds_per_subject": 0.5}}
 
+
+#: not a fitter: the refinement of LGD + SMPLify started from the true answer (in the
+#: fitter's frame), the objective's own optimum near the truth -- what a perfect start
+#: search would reach; it needs the ground truth, so it exists only here
+TRUTH_METHOD = "truth+smplify"
 
 #: SMPLify's pose prior and start poses in this run (``--pose-prior``, ``--start-poses``)
 PRIOR_AND_STARTS = ("everyday", "library")
@@ -133,13 +141,16 @@ def run(model: BodyModel, fitters: dict, family: str, n: int, sigma: float, faul
     rows = []
     for method, fitter in fitters.items():
         start = time.perf_counter()
-        result = fitter.fit(*args, progress=False, seed=seed)
+        if method == TRUTH_METHOD:  # the refinement of LGD + SMPLify, started from the answer
+            result = fitter.refine(truth_start(model, subjects, fitter.num_betas), *args, REFINE_STAGES)
+        else:
+            result = fitter.fit(*args, progress=False, seed=seed)
         seconds = time.perf_counter() - start
         row = {"benchmark": "fit_synthetic", "method": method, "family": family, "model": model.name, "n": n,
                "pose_prior": PRIOR_AND_STARTS[0], "start_poses": PRIOR_AND_STARTS[1],
                "sigma_px": sigma, "drop": 0.1, "faults": faults.__dict__, "threads": torch.get_num_threads(),
                **errors(model, result, subjects), "seconds_per_subject": round(seconds / n, 4)}
-        if latency:
+        if latency and method != TRUTH_METHOD:
             start = time.perf_counter()
             for i in range(min(latency, n)):
                 fitter.fit(*(a[i:i + 1] for a in args[:3]), subjects.image_size, progress=False, seed=seed)
@@ -153,7 +164,7 @@ def run(model: BodyModel, fitters: dict, family: str, n: int, sigma: float, faul
         base = by["smplify"]
         compare = {"benchmark": "lgd_vs_smplify", "family": family, "sigma_px": sigma}
         for method, row in by.items():
-            if method == "smplify":
+            if method in ("smplify", TRUTH_METHOD):
                 continue
             compare[f"{method}_minus_smplify_pa_mpjpe_mm"] = round(row["pa_mpjpe_mm"] - base["pa_mpjpe_mm"], 1)
             if latency:
@@ -182,7 +193,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
     parser.add_argument("--methods", default="smplify",
-                        help="comma list of smplify, lgd, lgd+smplify (same subjects, one row each)")
+                        help="comma list of smplify, lgd, lgd+smplify, truth+smplify (same subjects, one row each)")
     parser.add_argument("--lgd-weights", default=None, help="LGD weights (default: the shipped ones)")
     parser.add_argument("--pose-prior", default="everyday",
                         help="SMPLify's pose prior: everyday, mocap, anatomical or a GMM file")
@@ -199,7 +210,7 @@ def main() -> None:
 
     smplify = SMPLify(model, optimizer=args.optimizer, pose_prior=pose_prior_named(args.pose_prior),
                       start_poses=args.start_poses)
-    fitters = {m: make_fitter(model, m, smplify=smplify, lgd_weights=args.lgd_weights)
+    fitters = {m: smplify if m == TRUTH_METHOD else make_fitter(model, m, smplify=smplify, lgd_weights=args.lgd_weights)
                for m in args.methods.split(",")}
     families = [f"file:{args.poses}"] if args.poses else args.families.split(",")
     for family in families:

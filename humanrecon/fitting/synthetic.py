@@ -175,6 +175,31 @@ def _detector_faults(points: torch.Tensor, conf: torch.Tensor, names: tuple[str,
     return torch.where(outlier[..., None], wild, points)
 
 
+def truth_start(model: BodyModel, subjects: SyntheticSubjects, num_betas: int | None = None) -> dict[str, torch.Tensor]:
+    """The true answer in the fitter's parametrisation, as a start for
+    :meth:`~humanrecon.fitting.smplify.SMPLify.refine`: the camera fixed at
+    :data:`FRONT_VIEW_R` (what the fitter assumes), so the true camera's pitch and roll
+    (:class:`Faults`) move into ``global_orient`` and ``transl`` (OpenCV, world-to-camera,
+    metres) is the translation that puts every body point where the true camera sees it.
+
+    Returns ``transl (N, 3)``, ``global_orient (N, 3)``, ``body_pose (N, 69)``, ``betas
+    (N, num_betas)`` (default all of the model's). What SMPLify reaches from here is the
+    objective's own answer near the truth: the floor a better start search could reach
+    (``tools/bench_fit.py --methods truth+smplify``)."""
+    true_r = subjects.camera.R  # (N, 3, 3)
+    front = FRONT_VIEW_R.to(true_r).expand_as(true_r)
+    # x_cam = R_true x + t = FRONT (C x') + t' with the body turned by C = FRONT^T R_true
+    # about its root joint j0: t' = t + R_true j0 - FRONT j0
+    turn = front.transpose(1, 2) @ true_r
+    global_orient = matrix_to_axis_angle(turn @ axis_angle_to_matrix(subjects.global_orient))
+    with torch.no_grad():
+        root = model(betas=subjects.betas).joints[:, 0]  # (N, 3), the root joint of each shape
+    transl = subjects.camera.t + ((true_r - front) @ root[..., None])[..., 0]
+    betas = subjects.betas if num_betas is None else subjects.betas[:, :num_betas]
+    return {"transl": transl, "global_orient": global_orient, "body_pose": subjects.body_pose.clone(),
+            "betas": betas.clone()}
+
+
 def procrustes_align(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Similarity-align ``source (B, N, 3)`` to ``target (B, N, 3)`` (rotation, uniform scale,
     translation; Umeyama), returning the aligned source."""

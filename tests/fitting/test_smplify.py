@@ -249,3 +249,18 @@ def test_smplx_layout_model_runs(tmp_path, subjects):
     bend = torch.exp(theta[52]) + torch.exp(-theta[55]) + torch.exp(-theta[9]) + torch.exp(-theta[12])
     assert float(result.losses["bend"][0]) == pytest.approx(float(bend), rel=1e-5)
     assert float(result.losses["shape"][0]) == pytest.approx(float(result.betas.square().sum()), rel=1e-5)
+
+
+def test_truth_start_projects_like_the_true_camera(model):
+    """The true answer moved into the fitter's frame (camera fixed at FRONT_VIEW_R, the
+    faults' pitch and roll in global_orient) projects to the clean keypoints: oracle =
+    the true camera's own projection."""
+    from humanrecon.fitting.synthetic import DETECTOR_FAULTS, truth_start
+
+    truth = sample_subjects(model, 4, seed=3, faults=DETECTOR_FAULTS)
+    fitter = SMPLify(model)
+    start = truth_start(model, truth, fitter.num_betas)
+    result = fitter.result_from(start, truth.clean_keypoints, torch.ones(4, 25), truth.camera.K, truth.image_size)
+    seen = keypoint_map(model, "body25").available
+    assert torch.allclose(result.keypoints_2d[:, seen], truth.clean_keypoints[:, seen], atol=1e-2)
+    assert not torch.allclose(truth.camera.R, fitter._camera(truth.camera.K, start["transl"], truth.image_size).R)
