@@ -17,7 +17,9 @@ does (that task's model bundle is not in the wheel):
    (``pose_detection.tflite``; it reports every person it sees, with the hip centre and
    the body's size and tilt) on the whole image and on overlapping square windows of two
    smaller sizes, so that people small in a wide photo are found too
-   (:func:`blazepose_person_boxes`). It is the only person detector in the wheel (its other
+   (:func:`blazepose_person_boxes`), and a body box below every face that MediaPipe's
+   full-range face detector finds (:func:`face_person_boxes`), for people seen from the
+   waist up or cut by the frame, whom the body detector misses. It is the only person detector in the wheel (its other
    models find faces, hands, palms and irises, or segment selfies). OpenCV's HOG people
    detector (:func:`hog_person_boxes`, ``boxes="hog"``; ``"both"`` takes the boxes of the
    two) is the fallback without mediapipe; on composites of the sample photo it missed a
@@ -541,9 +543,56 @@ def blazepose_person_boxes(image, *, windows: np.ndarray | None = None, iou_thre
     return PersonBoxes(np.asarray(boxes)[keep], np.asarray(scores)[keep], np.asarray(rotations)[keep], "blazepose")
 
 
+#: a body's box from its face box (both square, sides in face-box heights): BlazePose's
+#: person detector wants the whole body and misses people seen from the waist up or cut by
+#: the frame; a person whose head and torso are visible shows a face. An adult is about
+#: 7.5 heads tall and the hips lie about 3.5 heads below the face's centre, so the box is
+#: centred there and 8.5 faces wide (the landmark model pads what falls outside the image)
+FACE_TO_BODY_SIDE = 8.5
+FACE_TO_HIP_DROP = 3.5
+
+
+def face_box_to_body_box(face) -> np.ndarray:
+    """Body boxes ``(N, 4)`` ``[x0, y0, x1, y1]`` pixels from upright face boxes ``face (N, 4)``
+    (same layout), by :data:`FACE_TO_BODY_SIDE` and :data:`FACE_TO_HIP_DROP`."""
+    face = _boxes_array(face, "face")
+    size = np.maximum(face[:, 2] - face[:, 0], face[:, 3] - face[:, 1])
+    cx = 0.5 * (face[:, 0] + face[:, 2])
+    cy = 0.5 * (face[:, 1] + face[:, 3]) + FACE_TO_HIP_DROP * size
+    half = 0.5 * FACE_TO_BODY_SIDE * size
+    return np.stack([cx - half, cy - half, cx + half, cy + half], 1)
+
+
+def face_person_boxes(image, min_score: float = 0.6) -> PersonBoxes:
+    """People boxes from MediaPipe's full-range face detector (``model_selection=1``, in the
+    ``detect`` extra's wheel): each face's box becomes a body box
+    (:func:`face_box_to_body_box`), upright (rotation 0). Finds people the body detector
+    misses: seen from the waist up, or cut by the frame; not people turned away.
+
+    Raises:
+        MissingDependencyError: mediapipe is not installed (an ``ImportError``).
+    """
+    mp = _import_mediapipe()
+    rgb = _rgb_uint8(image)
+    height, width = rgb.shape[:2]
+    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_score) as faces:
+        result = faces.process(rgb)
+    boxes, scores = [], []
+    for det in result.detections or []:
+        box = det.location_data.relative_bounding_box
+        if box.width <= 0 or box.height <= 0:
+            continue
+        boxes.append([box.xmin * width, box.ymin * height, (box.xmin + box.width) * width,
+                      (box.ymin + box.height) * height])
+        scores.append(float(det.score[0]) if len(det.score) else 0.0)
+    if not boxes:
+        return PersonBoxes(np.zeros((0, 4)), np.zeros(0), np.zeros(0), "face")
+    return PersonBoxes(face_box_to_body_box(np.asarray(boxes)), np.asarray(scores), np.zeros(len(boxes)), "face")
+
+
 def person_boxes(image, method: str = "auto") -> PersonBoxes:
-    """People boxes by ``method``: ``"blazepose"`` (:func:`blazepose_person_boxes`, needs
-    mediapipe), ``"hog"`` (:func:`hog_person_boxes`, needs a cv2 with HOG), ``"both"``
+    """People boxes by ``method``: ``"blazepose"`` (:func:`blazepose_person_boxes` and
+    :func:`face_person_boxes`, needs mediapipe), ``"hog"`` (:func:`hog_person_boxes`, needs a cv2 with HOG), ``"both"``
     (all boxes of the two) or ``"auto"``: BlazePose's detector where mediapipe is
     installed, else HOG."""
     if method not in ("auto", "blazepose", "hog", "both"):
@@ -553,6 +602,7 @@ def person_boxes(image, method: str = "auto") -> PersonBoxes:
     parts = []
     if method in ("blazepose", "both"):
         parts.append(blazepose_person_boxes(image))
+        parts.append(face_person_boxes(image))
     if method in ("hog", "both"):
         boxes, scores = hog_person_boxes(image)
         parts.append(PersonBoxes(boxes, scores, np.zeros(len(boxes)), "hog"))

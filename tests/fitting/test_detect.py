@@ -13,7 +13,7 @@ import pytest
 
 from humanrecon._assets import asset_path
 from humanrecon.body.keypoints import BODY25_NAMES
-from humanrecon.errors import MissingDependencyError
+from humanrecon.errors import InputError, MissingDependencyError
 from humanrecon.fitting import detect
 from humanrecon.fitting.detect import (BLAZEPOSE_NAMES, MEDIAPIPE_MISSING, blazepose_to_body25,
                                        detect_keypoints, detect_people)
@@ -350,3 +350,16 @@ def test_detect_people_without_a_person_names_the_source():
     pytest.importorskip("mediapipe")
     with pytest.raises(ValueError, match="blank.png: the detector found no person"):
         detect_people(np.full((240, 320, 3), 0.5, dtype=np.float32), source="blank.png")
+
+
+def test_face_box_to_body_box():
+    """A face box becomes a square body box FACE_TO_BODY_SIDE faces wide, centred
+    FACE_TO_HIP_DROP faces below the face's centre (an adult's proportions)."""
+    body = detect.face_box_to_body_box([[100.0, 50.0, 120.0, 70.0], [0.0, 0.0, 10.0, 20.0]])
+    assert body.shape == (2, 4)
+    side = detect.FACE_TO_BODY_SIDE * 20.0
+    np.testing.assert_allclose(body[0], [110 - side / 2, 60 + 70 - side / 2, 110 + side / 2, 60 + 70 + side / 2])
+    np.testing.assert_allclose(body[1, 2] - body[1, 0], side)  # the longer side of the face box counts
+    assert body[0, 1] < 50.0 < 70.0 < body[0, 3]  # the face lies inside its body box
+    with pytest.raises(InputError):
+        detect.face_box_to_body_box(np.zeros((2, 3)))
