@@ -16,6 +16,9 @@ N(0, σ²) pixel noise, 10 % of keypoints dropped; all N fitted in one batched r
   retargeted by ``tools/build_pose_corpus.py``; never used to build a prior, a start bank
   or LGD's training set), the captured poses (not their mirror images) with their real
   root lean (heading removed), evenly subsampled to N, perturbed the same way;
+* ``mocap:tuning``: the same from the corpus's TRAIN subjects (what the mocap prior, the
+  start bank and LGD were built from: flatters them; the split on which to choose changes
+  to the fitter, so that ``mocap`` stays a held-out number);
 * ``pose:NAME``: one named pose (built-in or library), perturbed the same way;
 * ``file:PATH``: frames of a motion file (AMASS ``.npz`` or ``body_pose`` arrays; see
   :func:`humanrecon.body.motion.read_motion`), evenly subsampled to N, perturbed the same way.
@@ -88,10 +91,10 @@ def family_poses(family: str, model: BodyModel):
 
         pose = load_pose(family[5:])
         body, root = pose["body_pose"][None], pose.get("global_orient", torch.zeros(3)).reshape(1, 3)
-    elif family == "mocap":
+    elif family in ("mocap", "mocap:tuning"):
         from humanrecon.body.pose_corpus import read_corpus
 
-        corpus = read_corpus(CORPUS).part("validation")
+        corpus = read_corpus(CORPUS).part("validation" if family == "mocap" else "train")
         corpus = corpus.select(~corpus.mirrored)  # the captured poses, not their mirror images
         body, root = corpus.body_pose, corpus.global_orient  # heading removed, the captured lean kept
     elif family.startswith("file:"):
@@ -102,7 +105,8 @@ def family_poses(family: str, model: BodyModel):
         # as for the other families
         body, root = motion.body_pose, np.zeros_like(motion.global_orient)
     else:
-        raise SystemExit(f"unknown pose family '{family}' (prior, library, mocap, pose:NAME, file:PATH)")
+        raise SystemExit(f"unknown pose family '{family}' (prior, library, library:tuning, mocap, mocap:tuning, "
+                         "pose:NAME, file:PATH)")
     return torch.as_tensor(root, dtype=torch.float32), torch.as_tensor(body, dtype=torch.float32)
 
 
