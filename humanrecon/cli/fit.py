@@ -54,7 +54,7 @@ def _parse_person(text: str) -> int:
 
 def _load_pose_prior(choice: str):
     """``everyday`` (the default mixture: None lets SMPLify build it), ``mocap``,
-    ``anatomical`` or a GMM file (:func:`humanrecon.fitting.priors.pose_prior_named`)."""
+    ``vae``, ``anatomical`` or a GMM file (:func:`humanrecon.fitting.priors.pose_prior_named`)."""
     from humanrecon.fitting.priors import pose_prior_named
 
     return None if choice in ("", "everyday") else pose_prior_named(choice)
@@ -82,7 +82,8 @@ def add_parser(sub) -> None:
                      help="declare the OpenPose keypoint layout (default: from the count)")
     fit.add_argument("--pose-prior", default="everyday",
                      help="'everyday' (default: a mixture fitted to everyday poses, plus joint limits), 'mocap' "
-                          "(a mixture learned from real motion capture, CMU training subjects), 'anatomical' "
+                          "(a mixture learned from real motion capture, CMU training subjects), 'vae' (a learned "
+                          "latent prior, a VPoser-style VAE trained on the same poses), 'anatomical' "
                           "(joint limits, centred on the T-pose) or SMPLify's GMM file gmm_08.pkl")
     fit.add_argument("--start-poses", default="library", choices=("library", "mocap"),
                      help="poses SMPLify's start search tries: 'library' (the tuning half of the everyday pose "

@@ -126,7 +126,7 @@ EVERYDAY_PRIOR_ASSET = "models/pose_prior_everyday.npz"
 #: the shipped prior learned from real motion capture (``tools/build_mocap_priors.py``)
 MOCAP_PRIOR_ASSET = "models/pose_prior_mocap.npz"
 #: the pose priors known by name (``humanrecon fit --pose-prior``)
-PRIOR_NAMES = ("everyday", "mocap", "anatomical")
+PRIOR_NAMES = ("everyday", "mocap", "vae", "anatomical")
 
 
 class EverydayPosePrior(GMMPosePrior):
@@ -201,8 +201,9 @@ def geman_mcclure(residual_sq: torch.Tensor, rho: float) -> torch.Tensor:
 def pose_prior_named(choice: str) -> nn.Module:
     """A pose prior by name: ``everyday`` (the mixture of the tuning half of the pose
     library, plus joint limits), ``mocap`` (the mixture learned from the CMU training
-    subjects of the pose corpus, plus joint limits), ``anatomical`` (joint limits, centred
-    on the T-pose), or a GMM file (SMPLify's ``gmm_08.pkl`` or an ``.npz`` of the same
+    subjects of the pose corpus, plus joint limits), ``vae`` (the learned latent prior of
+    :mod:`humanrecon.fitting.latent_prior`: a VPoser-style VAE trained on the same poses,
+    plus joint limits), ``anatomical`` (joint limits, centred on the T-pose), or a GMM file (SMPLify's ``gmm_08.pkl`` or an ``.npz`` of the same
     arrays)."""
     from humanrecon._assets import asset_path
 
@@ -210,6 +211,10 @@ def pose_prior_named(choice: str) -> nn.Module:
         return EverydayPosePrior()
     if choice == "mocap":
         return EverydayPosePrior(asset_path(MOCAP_PRIOR_ASSET))
+    if choice == "vae":
+        from humanrecon.fitting.latent_prior import VAEPosePrior
+
+        return VAEPosePrior()
     if choice == "anatomical":
         return JointLimitPrior()
     return GMMPosePrior.load(choice)
