@@ -200,7 +200,7 @@ def main() -> None:
                         help="comma list of smplify, lgd, lgd+smplify, truth+smplify (same subjects, one row each)")
     parser.add_argument("--lgd-weights", default=None, help="LGD weights (default: the shipped ones)")
     parser.add_argument("--pose-prior", default="everyday",
-                        help="SMPLify's pose prior: everyday, mocap, anatomical or a GMM file")
+                        help="SMPLify's pose prior: everyday, mocap, vae, anatomical or a GMM file")
     parser.add_argument("--start-poses", default="library", choices=("library", "mocap"),
                         help="SMPLify's start poses: the tuning library or the mocap start bank")
     parser.add_argument("--corpus", default=str(CORPUS), help="the pose corpus of the mocap family")
