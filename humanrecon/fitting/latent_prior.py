@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from humanrecon.errors import InputError
-from humanrecon.fitting.priors import joint_limits
+from humanrecon.fitting.priors import joint_limits, limit_penalty
 from humanrecon.geometry.rotations import (axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rotation_6d,
                                            rotation_6d_to_matrix)
 from humanrecon.io.checkpoints import Checkpointed
@@ -149,6 +149,5 @@ class VAEPosePrior(nn.Module):
         if body_pose.ndim != 2 or body_pose.shape[1] != self.lower.numel():
             raise InputError(f"body_pose must be (B, {self.lower.numel()}), got {tuple(body_pose.shape)}")
         self.vae.eval()
-        excess = torch.relu(self.lower.to(body_pose) - body_pose) + torch.relu(body_pose - self.upper.to(body_pose))
         scale = self.vae.energy_scale.to(body_pose)
-        return scale * self.learned_energy(body_pose) + self.limit_weight * excess.square().sum(-1)
+        return scale * self.learned_energy(body_pose) + self.limit_weight * limit_penalty(body_pose, self.lower, self.upper)

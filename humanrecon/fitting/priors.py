@@ -54,6 +54,14 @@ def joint_limits() -> torch.Tensor:
     return torch.tensor(limits, dtype=torch.float32)
 
 
+def limit_penalty(body_pose: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """Sum of squared excess beyond the joint limits ``(B,)`` (radians²) of ``body_pose
+    (B, 69)`` against ``lower``/``upper (69,)`` (:func:`joint_limits`): the steep penalty
+    every pose prior adds."""
+    excess = torch.relu(lower.to(body_pose) - body_pose) + torch.relu(body_pose - upper.to(body_pose))
+    return excess.square().sum(-1)
+
+
 class JointLimitPrior(nn.Module):
     """Anatomical pose prior: a Gaussian around the rest pose whose per-joint, per-axis
     standard deviation is a quarter of that joint's range of motion, plus a steep penalty
@@ -71,10 +79,8 @@ class JointLimitPrior(nn.Module):
         self.limit_weight = limit_weight
 
     def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
-        lower, upper = self.lower.to(body_pose), self.upper.to(body_pose)
-        excess = torch.relu(lower - body_pose) + torch.relu(body_pose - upper)
-        gauss = 0.5 * (body_pose / self.std.to(body_pose)).square()
-        return (self.rest_weight * gauss + self.limit_weight * excess.square()).sum(-1)
+        gauss = 0.5 * (body_pose / self.std.to(body_pose)).square().sum(-1)
+        return self.rest_weight * gauss + self.limit_weight * limit_penalty(body_pose, self.lower, self.upper)
 
     def sample(self, batch: int, scale: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
         """Random poses ``(B, 69)``: N(0, (scale σ)²) per joint axis, clipped to the limits."""
@@ -158,8 +164,7 @@ class EverydayPosePrior(GMMPosePrior):
         self.limit_weight = limit_weight
 
     def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
-        excess = torch.relu(self.lower.to(body_pose) - body_pose) + torch.relu(body_pose - self.upper.to(body_pose))
-        return super().forward(body_pose) + self.limit_weight * excess.square().sum(-1)
+        return super().forward(body_pose) + self.limit_weight * limit_penalty(body_pose, self.lower, self.upper)
 
 
 def shape_prior(betas: torch.Tensor) -> torch.Tensor:
