@@ -199,6 +199,8 @@ def main() -> None:
     parser.add_argument("--methods", default="smplify",
                         help="comma list of smplify, lgd, lgd+smplify, truth+smplify (same subjects, one row each)")
     parser.add_argument("--lgd-weights", default=None, help="LGD weights (default: the shipped ones)")
+    parser.add_argument("--lifter", default="auto",
+                        help="pose lifter for lgd+smplify: auto (the shipped one), none, or a weights file")
     parser.add_argument("--pose-prior", default="everyday",
                         help="SMPLify's pose prior: everyday, mocap, vae, anatomical or a GMM file")
     parser.add_argument("--start-poses", default="library", choices=("library", "mocap"),
@@ -214,8 +216,8 @@ def main() -> None:
 
     smplify = SMPLify(model, optimizer=args.optimizer, pose_prior=pose_prior_named(args.pose_prior),
                       start_poses=args.start_poses)
-    fitters = {m: smplify if m == TRUTH_METHOD else make_fitter(model, m, smplify=smplify, lgd_weights=args.lgd_weights)
-               for m in args.methods.split(",")}
+    fitters = {m: smplify if m == TRUTH_METHOD else make_fitter(
+        model, m, smplify=smplify, lgd_weights=args.lgd_weights, lifter=args.lifter) for m in args.methods.split(",")}
     families = [f"file:{args.poses}"] if args.poses else args.families.split(",")
     for family in families:
         use_faults = args.faults == "detector" or (args.faults == "auto" and family != "prior")

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> None:
     prior = _load_pose_prior(args.pose_prior)
     smplify = SMPLify(model, pose_prior=prior, optimizer=args.optimizer, upright_weight=args.upright_weight,
                       start_poses=args.start_poses)
-    fitter = make_fitter(model, args.method, smplify=smplify, lgd_weights=args.lgd_weights)
+    fitter = make_fitter(model, args.method, smplify=smplify, lgd_weights=args.lgd_weights, lifter=args.lifter)
     report = run_jobs(jobs, fitter, faces=model.faces, model_name=args.model, focal=args.focal, person=person,
                       detect=args.detect, layout=args.layout, overwrite=args.overwrite, progress=not args.quiet)
     for image, paths in report.written.items():
@@ -96,6 +96,10 @@ def add_parser(sub) -> None:
     fit.add_argument("--lgd-weights", default=None,
                      help="LGD weights (default: the shipped ones for the open body; train others with "
                           "tools/train_lgd.py)")
+    fit.add_argument("--lifter", default="auto",
+                     help="pose lifter whose 3D pose hypotheses lgd+smplify also refines, keeping the lowest loss: "
+                          "auto (the shipped one with the open body's shipped LGD weights), none, or a weights file "
+                          "(tools/train_lifter.py)")
     fit.add_argument("--optimizer", default=OPTIMIZER, choices=("lbfgs", "adam"), help="optimiser of the fitting stages")
     fit.add_argument("--upright-weight", type=float, default=UPRIGHT_WEIGHT,
                      help="weight of the prior that people stand upright (0 for lying or upside-down people)")

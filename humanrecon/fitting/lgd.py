@@ -155,13 +155,20 @@ class LGDFitter:
             for the open body; other models need their own, ``tools/train_lgd.py --model``).
         smplify: the SMPLify fitter used for the camera start, the keypoint map and the
             ``lgd+smplify`` refinement (default: ``SMPLify(model)``).
+        lifter: a :class:`~humanrecon.fitting.lifting.PoseLifter` or its checkpoint path
+            whose pose hypotheses ``lgd+smplify`` refines beside LGD's result, keeping the
+            lowest loss (None: none; :func:`make_fitter` adds the shipped one for the open
+            body).
     """
 
     def __init__(self, model: BodyModel, network: LGDNetwork | str | os.PathLike | None = None,
-                 smplify: SMPLify | None = None) -> None:
+                 smplify: SMPLify | None = None, lifter=None) -> None:
+        from humanrecon.fitting.lifting import PoseLifter, load_lifter
+
         self.model = model
         self.smplify = smplify if smplify is not None else SMPLify(model)
         self.network = network if isinstance(network, LGDNetwork) else load_network(network)
+        self.lifter = lifter if lifter is None or isinstance(lifter, PoseLifter) else load_lifter(lifter)
         self.body_dim = model.input_sizes()["body_pose"]
         self.num_betas = self.network.num_betas
         expected = {"body_joints": self.body_dim // 3, "num_keypoints": len(self.smplify.kmap.names)}
@@ -180,6 +187,11 @@ class LGDFitter:
         self.vertex_ids = torch.unique(torch.cat([needed, extra]))
         self.loss_vertex_rows = torch.searchsorted(self.vertex_ids, torch.sort(extra).values)
         self.keypoint_map = folded.restrict(self.vertex_ids)
+        if self.lifter is not None and self.lifter.joints != self.body_dim // 3 + 1:
+            source = lifter if not isinstance(lifter, PoseLifter) else "the lifter"
+            raise CheckpointError(f"{source}: lifter weights for {self.lifter.joints} joints do not fit the "
+                                  f"{model.name} model ({self.body_dim // 3 + 1} with the root): train weights for it "
+                                  "with tools/train_lifter.py --model")
 
     # ------------------------------------------------------------------ state
     @property
@@ -295,8 +307,23 @@ class LGDFitter:
         if method == "lgd":
             return self.smplify.result_from(start, obs.keypoints, confidence, obs.intrinsics, size,
                                             iterations=self.iterations)
+        if self.lifter is not None:
+            start = self._with_hypotheses(start, obs)
         return self.smplify.refine(start, obs.keypoints, confidence, obs.intrinsics, size, REFINE_STAGES,
                                    progress=progress, extra_iterations=self.iterations)
+
+    def _with_hypotheses(self, start: dict[str, torch.Tensor], obs: Observation) -> dict[str, torch.Tensor]:
+        """LGD's start followed by the lifter's ``K`` pose hypotheses (each with LGD's
+        shape and camera translation): ``(K + 1)·B`` rows, candidate-major."""
+        from humanrecon.fitting.lifting import lifter_features
+
+        with torch.no_grad():
+            rot, _ = self.lifter(lifter_features(obs.features, obs.centre, obs.size, obs.intrinsics))
+        batch, count = rot.shape[:2]
+        axis = matrix_to_axis_angle(rot.transpose(0, 1)).reshape(count * batch, -1, 3)  # (K·B, J+1, 3)
+        return {"global_orient": torch.cat([start["global_orient"], axis[:, 0]]),
+                "body_pose": torch.cat([start["body_pose"], axis[:, 1:].flatten(1)]),
+                **{k: torch.cat([start[k]] * (count + 1)) for k in ("transl", "betas")}}
 
 
 def resolve_method(method: str, model: BodyModel, lgd_weights=None) -> str:
@@ -312,16 +339,25 @@ def resolve_method(method: str, model: BodyModel, lgd_weights=None) -> str:
 
 
 def make_fitter(model: BodyModel, method: str = "auto", *, smplify: SMPLify | None = None,
-                lgd_weights: str | os.PathLike | None = None):
+                lgd_weights: str | os.PathLike | None = None, lifter="auto"):
     """A fitter for ``method`` (``"auto"``: :func:`resolve_method`, or one of
     :data:`METHODS`) with ``.fit(keypoints, confidence, intrinsics, image_size,
     progress=...)``: the SMPLify fitter itself, or an LGD fitter bound to ``"lgd"`` /
-    ``"lgd+smplify"``."""
+    ``"lgd+smplify"``. ``lifter``: the pose lifter whose hypotheses ``lgd+smplify`` also
+    refines (:mod:`humanrecon.fitting.lifting`): ``"auto"`` (the shipped one with the
+    shipped LGD weights of the open body, else none), ``"none"``, a checkpoint path or a
+    :class:`~humanrecon.fitting.lifting.PoseLifter`."""
     method = resolve_method(method, model, lgd_weights)
     smplify = smplify if smplify is not None else SMPLify(model)
     if method == "smplify":
         return smplify
-    return _BoundLGD(LGDFitter(model, lgd_weights, smplify), method)
+    if isinstance(lifter, str) and lifter in ("auto", "none"):
+        from humanrecon._assets import asset_path
+        from humanrecon.fitting.lifting import LIFTER_ASSET
+
+        shipped = lifter == "auto" and lgd_weights is None and model.name == "open" and method == "lgd+smplify"
+        lifter = asset_path(LIFTER_ASSET) if shipped else None
+    return _BoundLGD(LGDFitter(model, lgd_weights, smplify, lifter), method)
 
 
 class _BoundLGD:

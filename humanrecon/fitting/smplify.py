@@ -394,31 +394,41 @@ class SMPLify:
     def refine(self, start: dict[str, torch.Tensor], keypoints: torch.Tensor, confidence: torch.Tensor,
                intrinsics: torch.Tensor, image_size, stages: Sequence[Stage] | None = None, *,
                progress: bool = False, extra_iterations: int = 0) -> FitResult:
-        """Optimise from one given start per person, without the start search (e.g. a
-        learned fitter's result): ``stages`` (default: all but the torso stage), then the
-        depth-mirror search when enabled.
+        """Optimise from given starts, without the start search (e.g. a learned fitter's
+        result): ``stages`` (default: all but the torso stage) from every start, the lowest
+        final loss kept per person, then the depth-mirror search when enabled.
 
         Args:
-            start: ``transl (B, 3)`` camera translation, ``global_orient (B, 3)``,
-                ``body_pose (B, P)`` axis-angle, ``betas (B, S)`` (``S`` = ``num_betas``).
-            keypoints, confidence, intrinsics, image_size: as :meth:`fit`.
+            start: ``transl (C·B, 3)`` camera translation, ``global_orient (C·B, 3)``,
+                ``body_pose (C·B, P)`` axis-angle, ``betas (C·B, S)`` (``S`` = ``num_betas``):
+                ``C >= 1`` starts per person, candidate-major (row ``c·B + b`` is person
+                ``b``'s ``c``-th start). The data term's scale (1 % of the person's height)
+                comes from the first start's depth, so every start is scored alike.
+            keypoints, confidence, intrinsics, image_size: as :meth:`fit` (``B`` people).
             extra_iterations: added to the result's ``iterations`` (the start's own).
         """
         targets, conf, intr, size = self._inputs(keypoints, confidence, intrinsics, image_size)
         batch = targets.shape[0]
         params = {k: torch.as_tensor(start[k], dtype=targets.dtype).detach().clone()
                   for k in ("transl", "global_orient", "body_pose", "betas")}
-        if params["body_pose"].shape != (batch, self.body_dim) or params["betas"].shape != (batch, self.num_betas):
-            raise InputError(f"start must hold body_pose (B, {self.body_dim}) and betas (B, {self.num_betas})")
-        depth0 = params["transl"][:, 2].clone()
+        rows = params["transl"].shape[0]
+        if rows % batch or params["body_pose"].shape != (rows, self.body_dim) \
+                or params["betas"].shape != (rows, self.num_betas):
+            raise InputError(f"start must hold body_pose (C·B, {self.body_dim}) and betas (C·B, {self.num_betas}) "
+                             f"for B = {batch} people, got {tuple(params['body_pose'].shape)} and "
+                             f"{tuple(params['betas'].shape)}")
+        depth0 = params["transl"][:batch, 2].clone()
         scale = intr[:, 0, 0] * 1.7 / depth0.clamp(min=1e-3) / 100.0
         per_person = (targets, conf, intr, size, scale, depth0)
+        args = self._repeat(per_person, rows // batch)
         stages = self.stages[1:] if stages is None else tuple(stages)
         self._iterations = 0
         total = sum(s.iterations for s in stages) + MIRROR_REFINE.iterations * self.mirror_search
         with tqdm(total=total, desc="SMPLify", disable=not progress, leave=False) as bar:
             for stage in stages:
-                self._run_stage(params, stage, per_person, bar)
+                self._run_stage(params, stage, args, bar)
+            if rows > batch:
+                params, _ = self._best(params, args, stages[-1] if stages else self.stages[-1], batch, 1)
             if self.mirror_search:
                 params = self._search_mirrors(params, per_person, batch, bar)
         return self._result(params, targets, conf, intr, size, scale, depth0, self._iterations + extra_iterations)
