@@ -5,13 +5,18 @@ y1]``) in two kinds: **target** — head and torso visible (the issue's rule: ev
 person must be fitted) — and **partial** — in the photo but without a visible head (cut by
 the frame), reported separately, not required. A detection matches the unmatched marked
 person whose box holds the centre of the detection's confident keypoints (greedy, most
-keypoints first); a detection matching nobody is a false positive.
+keypoints first; of several such boxes, the one whose centre is nearest); a detection
+matching nobody is a false positive.
 
 Photos (none is shipped with humanrecon; real photos from registry packages):
 
 * ``bus.jpg``, ``zidane.jpg``: inside the ``ultralytics`` wheel (``ultralytics/assets/``;
   AGPL-3.0 package): ``pip download --no-deps ultralytics==8.4.190 -d DIR && unzip
   DIR/*.whl 'ultralytics/assets/*' -d DIR`` then ``--photos DIR/ultralytics/assets``;
+* ``t1.jpg``: inside the ``insightface`` wheel (``insightface/data/images/``; six people at
+  a card table, all seen from the chest or waist up, several overlapping): ``pip download
+  --no-deps insightface==2.1 -d DIR && unzip DIR/*.whl 'insightface/data/images/*' -d DIR``
+  then ``--photos DIR/insightface/data/images``;
 * ``basketball1.png``: ``assets/samples/`` (OpenCV's sample, see its README).
 
     python tools/bench_detect.py --photos DIR [--boxes auto|blazepose|hog|both]
@@ -41,6 +46,12 @@ PEOPLE = {
                 ("partial", [0, 550, 85, 880], "person at the left edge, head out of frame")],
     "zidane.jpg": [("target", [110, 195, 940, 720], "man leaning and shouting, waist up"),
                    ("target", [745, 35, 1160, 720], "grey-haired man pointing, waist up")],
+    "t1.jpg": [("target", [0, 230, 310, 886], "woman with cards, left edge"),
+               ("target", [255, 100, 470, 660], "dark-haired woman leaning in, back left"),
+               ("target", [335, 215, 720, 640], "man in a grey shirt, centre left"),
+               ("target", [640, 285, 930, 640], "man in a red shirt, centre"),
+               ("target", [870, 0, 1280, 650], "man standing, right"),
+               ("target", [980, 230, 1280, 700], "blonde woman with cards, right edge")],
     "basketball1.png": [("target", [30, 75, 165, 480], "man catching a ball, head to feet"),
                         ("target", [430, 20, 640, 480], "man turned away, cut at the thighs")],
 }
@@ -58,7 +69,9 @@ def match(points: np.ndarray, confidence: np.ndarray, marked: list) -> tuple[lis
         hits = [k for k, (_, (x0, y0, x1, y1), _) in enumerate(marked)
                 if found[k] is None and x0 <= x <= x1 and y0 <= y <= y1]
         if hits:
-            found[hits[0]] = int(d)
+            centre_distance = [np.hypot(x - (marked[k][1][0] + marked[k][1][2]) / 2,
+                                        y - (marked[k][1][1] + marked[k][1][3]) / 2) for k in hits]
+            found[hits[int(np.argmin(centre_distance))]] = int(d)
         else:
             unmatched += 1
     return found, unmatched

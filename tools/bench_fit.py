@@ -37,11 +37,14 @@ error against the (faulty) keypoints (px), seconds per subject in the batched ru
 seconds per image at batch 1, optimiser iterations. ``--methods ...,truth+smplify`` adds a
 diagnostic row that is not a fitter: LGD + SMPLify's refinement started from the true
 answer (:func:`humanrecon.fitting.synthetic.truth_start`): what the objective itself
-reaches near the truth, i.e. the floor of a perfect start search.
+reaches near the truth, i.e. the floor of a perfect start search. ``lgd+smplify`` refines
+LGD's start and the shipped pose lifter's 8 hypotheses (``--lifter auto``, as ``humanrecon
+fit`` does); ``--lifter none`` gives the single LGD start, ``--lifter FILE`` other weights.
 
     python tools/bench_fit.py [--n 100] [--families prior,library] [--sigmas 0,2,5]
                               [--methods smplify,lgd,lgd+smplify]
                               [--faults auto|none|detector] [--focal-error 0] [--latency 5]
+                              [--lifter auto|none|FILE]
 """
 
 from __future__ import annotations
