@@ -19,9 +19,20 @@ Photos (none is shipped with humanrecon; real photos from registry packages):
   then ``--photos DIR/insightface/data/images``;
 * ``basketball1.png``: ``assets/samples/`` (OpenCV's sample, see its README).
 
-    python tools/bench_detect.py --photos DIR [--boxes auto|blazepose|hog|both]
+These four are the **tuning** photos: the detector's rules (the face boxes, the weak boxes
+and how duplicates are told apart) were chosen while looking at them. **Held out** (nothing
+was chosen on them; one person each, and five photos with nobody, for false positives):
 
-One JSON line per photo, then a summary line: target recall, partial recall, false positives.
+* ``astronaut.png``, ``camera.png`` and ``chelsea.png``, ``coffee.png``, ``horse.png``,
+  ``rocket.jpg``, ``motorcycle_left.png`` (no person): scikit-image's wheel
+  (``skimage/data/``, or ``python -c "import skimage, os; print(os.path.dirname(skimage.data.__file__))"``);
+* ``grace_hopper.jpg``: matplotlib's wheel (``matplotlib/mpl-data/sample_data/``);
+* two composites of three people: the three held-out people side by side, in two orders.
+
+    python tools/bench_detect.py --photos DIR [--photos DIR2 ...] [--boxes auto|blazepose|hog|both]
+
+One JSON line per photo, then a summary line per set (tuning, held out): target recall,
+partial recall, false positives.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from humanrecon.errors import InputError
 from humanrecon.fitting.detect import detect_people
 
 #: hand-marked people per photo: (kind, [x0, y0, x1, y1] pixels, what the person is)
@@ -54,7 +66,18 @@ PEOPLE = {
                ("target", [980, 230, 1280, 700], "blonde woman with cards, right edge")],
     "basketball1.png": [("target", [30, 75, 165, 480], "man catching a ball, head to feet"),
                         ("target", [430, 20, 640, 480], "man turned away, cut at the thighs")],
+    # held out
+    "astronaut.png": [("target", [20, 15, 370, 512], "astronaut, waist up")],
+    "camera.png": [("target", [0, 60, 330, 512], "cameraman bent over a tripod, cut at the knees")],
+    "grace_hopper.jpg": [("target", [15, 20, 512, 600], "officer, chest up")],
+    "chelsea.png": [], "coffee.png": [], "horse.png": [], "rocket.jpg": [], "motorcycle_left.png": [],
 }
+#: held-out photos of several people: held-out single-person photos side by side, each scaled
+#: to 512 px tall (their marked boxes scaled and shifted with them)
+COMPOSITES = {"composite:astronaut+camera+grace_hopper": ("astronaut.png", "camera.png", "grace_hopper.jpg"),
+              "composite:grace_hopper+camera+astronaut": ("grace_hopper.jpg", "camera.png", "astronaut.png")}
+#: the photos the detector's rules were chosen on; the rest are held out
+TUNING_PHOTOS = ("bus.jpg", "zidane.jpg", "t1.jpg", "basketball1.png")
 
 
 def match(points: np.ndarray, confidence: np.ndarray, marked: list) -> tuple[list[int | None], int]:
@@ -77,6 +100,46 @@ def match(points: np.ndarray, confidence: np.ndarray, marked: list) -> tuple[lis
     return found, unmatched
 
 
+COMPOSITE_HEIGHT = 512
+
+
+def _composite_scales(parts, sizes) -> list[tuple[float, float]]:
+    """(scale, x offset) of each part of a composite, from its ``(height, width)``."""
+    out, x = [], 0.0
+    for h, w in sizes:
+        scale = COMPOSITE_HEIGHT / h
+        out.append((scale, x))
+        x += round(w * scale)
+    return out
+
+
+#: (height, width) of the held-out photos that composites are made of
+PHOTO_SIZES = {"astronaut.png": (512, 512), "camera.png": (512, 512), "grace_hopper.jpg": (600, 512)}
+
+
+def composite_people(parts) -> list:
+    """The marked people of a composite of ``parts`` (names in :data:`PEOPLE`)."""
+    people = []
+    for name, (scale, x) in zip(parts, _composite_scales(parts, [PHOTO_SIZES[p] for p in parts])):
+        for kind, (x0, y0, x1, y1), what in PEOPLE[name]:
+            people.append((kind, [x0 * scale + x, y0 * scale, x1 * scale + x, y1 * scale], f"{what} ({name})"))
+    return people
+
+
+def composite_photo(parts, read):
+    """The photos ``parts`` side by side, each scaled to :data:`COMPOSITE_HEIGHT` (None if one is missing)."""
+    import cv2
+
+    images = [read(p) for p in parts]
+    if any(i is None for i in images):
+        return None
+    for name, image in zip(parts, images):
+        if image.shape[:2] != PHOTO_SIZES[name]:
+            raise SystemExit(f"{name}: expected {PHOTO_SIZES[name]} (height, width), got {image.shape[:2]}")
+    return np.concatenate([cv2.resize(i, (round(i.shape[1] * COMPOSITE_HEIGHT / i.shape[0]), COMPOSITE_HEIGHT))
+                           for i in images], axis=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", action="append", default=[str(ROOT / "assets" / "samples")],
@@ -85,31 +148,44 @@ def main() -> None:
     args = parser.parse_args()
     import cv2
 
-    totals = {"target": [0, 0], "partial": [0, 0], "false_positives": 0, "photos": 0}
-    for name, marked in PEOPLE.items():
+    totals = {split: {"target": [0, 0], "partial": [0, 0], "false_positives": 0, "photos": 0}
+              for split in ("tuning", "held_out")}
+    def read(name: str):
         paths = [Path(d) / name for d in args.photos if (Path(d) / name).is_file()]
-        if not paths:
+        return cv2.cvtColor(cv2.imread(str(paths[0]), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) if paths else None
+
+    photos = [(name, marked, read) for name, marked in PEOPLE.items()]
+    for name, parts in COMPOSITES.items():
+        photos.append((name, composite_people(parts), lambda _, parts=parts: composite_photo(parts, read)))
+    for name, marked, reader in photos:
+        split = "tuning" if name in TUNING_PHOTOS else "held_out"
+        image = reader(name)
+        if image is None:
             print(json.dumps({"benchmark": "detect_recall", "photo": name, "skipped": "not found in --photos"}))
             continue
-        image = cv2.cvtColor(cv2.imread(str(paths[0])), cv2.COLOR_BGR2RGB)
-        kp = detect_people(image, name, boxes=args.boxes)
-        found, false_pos = match(kp.points, kp.confidence, marked)
-        row = {"benchmark": "detect_recall", "photo": name, "boxes": args.boxes, "detections": len(kp.points),
-               "false_positives": false_pos}
+        try:
+            kp = detect_people(image, name, boxes=args.boxes)
+            points, confidence = kp.points, kp.confidence
+        except InputError:  # nobody found
+            points, confidence = np.zeros((0, 25, 2)), np.zeros((0, 25))
+        found, false_pos = match(points, confidence, marked)
+        row = {"benchmark": "detect_recall", "photo": name, "set": split, "boxes": args.boxes,
+               "detections": len(points), "false_positives": false_pos}
+        t = totals[split]
         for kind in ("target", "partial"):
             hits = [f is not None for (k, _, _), f in zip(marked, found) if k == kind]
             row[f"{kind}_found"] = f"{sum(hits)}/{len(hits)}"
-            totals[kind][0] += sum(hits)
-            totals[kind][1] += len(hits)
+            t[kind][0] += sum(hits)
+            t[kind][1] += len(hits)
         row["missed"] = [what for (_, _, what), f in zip(marked, found) if f is None]
-        totals["false_positives"] += false_pos
-        totals["photos"] += 1
+        t["false_positives"] += false_pos
+        t["photos"] += 1
         print(json.dumps(row), flush=True)
-    summary = {"benchmark": "detect_recall_summary", "boxes": args.boxes, "photos": totals["photos"],
-               "target_recall": f"{totals['target'][0]}/{totals['target'][1]}",
-               "partial_recall": f"{totals['partial'][0]}/{totals['partial'][1]}",
-               "false_positives": totals["false_positives"], "target": "every target person found"}
-    print(json.dumps(summary))
+    for split, t in totals.items():
+        print(json.dumps({"benchmark": "detect_recall_summary", "set": split, "boxes": args.boxes,
+                          "photos": t["photos"], "target_recall": f"{t['target'][0]}/{t['target'][1]}",
+                          "partial_recall": f"{t['partial'][0]}/{t['partial'][1]}",
+                          "false_positives": t["false_positives"], "target": "every target person found"}))
 
 
 if __name__ == "__main__":

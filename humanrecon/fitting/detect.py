@@ -334,6 +334,34 @@ def keypoint_box(points, confidence) -> np.ndarray:
     return np.concatenate([p.min(0), p.max(0)])
 
 
+#: BODY_25 indices of the head's points (nose, eyes, ears) and of the two ears
+HEAD_POINTS = [BODY25_NAMES.index(n) for n in ("nose", "right_eye", "left_eye", "right_ear", "left_ear")]
+EARS = (BODY25_NAMES.index("right_ear"), BODY25_NAMES.index("left_ear"))
+
+
+def same_head(points_a, conf_a, points_b, conf_b, min_conf: float = 0.5, max_offset: float = 0.7) -> bool:
+    """Whether two BODY_25 detections ``(25, 2)`` / ``(25,)`` read the same head.
+
+    Two people's heads cannot overlap, so corresponding head points (nose, eyes, ears) of
+    two different people lie at least about one head width apart. The heads are the same
+    if at least 3 head points are seen by both with confidence >= ``min_conf`` and their
+    median distance is under ``max_offset`` times the mean head width (ear to ear, in
+    pixels). Catches a second reading of one person whose body the landmark model placed
+    elsewhere (an arm or a torso taken from a neighbour), which the whole-body tests of
+    :func:`same_person` miss.
+    """
+    pa, pb = np.asarray(points_a, np.float64), np.asarray(points_b, np.float64)
+    ca, cb = np.asarray(conf_a, np.float64), np.asarray(conf_b, np.float64)
+    if pa.shape[0] != len(BODY25_NAMES):
+        return False
+    both = (ca[HEAD_POINTS] >= min_conf) & (cb[HEAD_POINTS] >= min_conf)
+    if both.sum() < 3:
+        return False
+    width = 0.5 * (np.linalg.norm(pa[EARS[0]] - pa[EARS[1]]) + np.linalg.norm(pb[EARS[0]] - pb[EARS[1]]))
+    offset = np.median(np.linalg.norm(pa[HEAD_POINTS][both] - pb[HEAD_POINTS][both], axis=1))
+    return bool(width > 0 and offset < max_offset * width)
+
+
 def same_person(points_a, conf_a, points_b, conf_b, tolerance: float = 0.15, min_conf: float = 0.3,
                 max_overlap: float = 0.6) -> bool:
     """Whether two detections ``(K, 2)`` / ``(K,)`` are the same person.
@@ -342,10 +370,13 @@ def same_person(points_a, conf_a, points_b, conf_b, tolerance: float = 0.15, min
     see, if fewer than 3), the median distance is under ``tolerance`` times the smaller
     :func:`person_scale`; or if the boxes around their keypoints overlap with an IoU over
     ``max_overlap`` (a distorted second reading of one person: two real people that
-    overlap that much rarely give usable keypoints anyway).
+    overlap that much rarely give usable keypoints anyway); or, for BODY_25 detections, if
+    they read the same head (:func:`same_head`).
     """
     pa, pb = np.asarray(points_a, np.float64), np.asarray(points_b, np.float64)
     ca, cb = np.asarray(conf_a, np.float64), np.asarray(conf_b, np.float64)
+    if same_head(pa, ca, pb, cb):
+        return True
     both = (ca >= min_conf) & (cb >= min_conf)
     if both.sum() < 3:
         both = (ca > 0) & (cb > 0)
@@ -358,25 +389,46 @@ def same_person(points_a, conf_a, points_b, conf_b, tolerance: float = 0.15, min
     return bool(box_iou(keypoint_box(pa, ca), keypoint_box(pb, cb))[0, 0] > max_overlap)
 
 
-def remove_duplicate_people(points, confidence, tolerance: float = 0.15) -> np.ndarray:
+def near_person(points_a, conf_a, points_b, conf_b, max_overlap: float = 0.3, max_head_offset: float = 1.5) -> bool:
+    """The looser test for a weak detection ``(K, 2)`` / ``(K,)`` against a kept one: the
+    boxes around their keypoints overlap with an IoU over ``max_overlap``, or their heads
+    lie within ``max_head_offset`` head widths (:func:`same_head`), or :func:`same_person`."""
+    pa, pb = np.asarray(points_a, np.float64), np.asarray(points_b, np.float64)
+    ca, cb = np.asarray(conf_a, np.float64), np.asarray(conf_b, np.float64)
+    if same_head(pa, ca, pb, cb, max_offset=max_head_offset):
+        return True
+    if box_iou(keypoint_box(pa, ca), keypoint_box(pb, cb))[0, 0] > max_overlap:
+        return True
+    return same_person(pa, ca, pb, cb)
+
+
+def remove_duplicate_people(points, confidence, tolerance: float = 0.15, weak=None) -> np.ndarray:
     """Keep each person once.
 
     Args:
         points: ``(P, K, 2)`` pixels; confidence: ``(P, K)``.
         tolerance: see :func:`same_person`.
+        weak: ``(P,)`` bool, detections from weak boxes (:class:`PersonBoxes`): each is
+            kept only if it is :func:`near_person` to none of the people kept before it
+            (every other detection comes first); default none weak.
 
     Returns:
         ``(Q,)`` int64 indices of the people kept, most confident first (mean confidence
-        over the ``K`` keypoints; of two detections of one person the more confident stays).
+        over the ``K`` keypoints; of two detections of one person the more confident stays),
+        then the weak ones kept.
     """
     pts = np.asarray(points, dtype=np.float64)
     conf = np.asarray(confidence, dtype=np.float64)
     if pts.ndim != 3 or pts.shape[-1] != 2 or conf.shape != pts.shape[:2]:
         raise InputError(f"points (P, K, 2) and confidence (P, K) expected, got {pts.shape} and {conf.shape}")
+    weak = np.zeros(len(pts), bool) if weak is None else np.asarray(weak, bool).reshape(len(pts))
     order = np.argsort(-conf.mean(axis=1), kind="stable")
     keep: list[int] = []
-    for i in order:
+    for i in order[~weak[order]]:
         if not any(same_person(pts[i], conf[i], pts[j], conf[j], tolerance) for j in keep):
+            keep.append(int(i))
+    for i in order[weak[order]]:
+        if not any(near_person(pts[i], conf[i], pts[j], conf[j]) for j in keep):
             keep.append(int(i))
     return np.asarray(keep, dtype=np.int64)
 
@@ -449,12 +501,19 @@ def hog_person_boxes(image, *, max_side: int = 1280, score_threshold: float = 1.
 class PersonBoxes(NamedTuple):
     """People found by a box detector: ``boxes (N, 4)`` ``[x0, y0, x1, y1]`` pixels,
     ``scores (N,)`` (higher is better), ``rotations (N,)`` each person's tilt, radians
-    clockwise from upright (MediaPipe's ``rotation``; 0 for HOG), and the ``method`` used."""
+    clockwise from upright (MediaPipe's ``rotation``; 0 for HOG), the ``method`` used, and
+    ``weak (N,)`` bool: boxes under the detector's confident score, whose people are kept
+    only where they are clearly nobody else (:func:`detect_people`; None: none is weak)."""
 
     boxes: np.ndarray
     scores: np.ndarray
     rotations: np.ndarray
     method: str
+    weak: np.ndarray | None = None
+
+    def weak_mask(self) -> np.ndarray:
+        """``(N,)`` bool, all False where ``weak`` is None."""
+        return np.zeros(len(self.boxes), bool) if self.weak is None else np.asarray(self.weak, bool)
 
 
 _POSE_DETECTION_GRAPH = """
@@ -495,7 +554,8 @@ def _graph(config: str, **side_inputs):
 
 
 def blazepose_person_boxes(image, *, windows: np.ndarray | None = None, iou_threshold: float = 0.7,
-                           min_score: float = 0.7) -> PersonBoxes:
+                           min_score: float = 0.7, weak_score: float = 0.5,
+                           weak_max_tilt: float = 45.0) -> PersonBoxes:
     """People boxes from BlazePose's person detector, run on :func:`square_windows`.
 
     The detector sees its input at 224 x 224, so people small in a wide image are found in
@@ -509,9 +569,14 @@ def blazepose_person_boxes(image, *, windows: np.ndarray | None = None, iou_thre
     Args:
         image: ``(H, W, 3)`` RGB, float in [0, 1] or uint8.
         windows: ``(N, 4)`` ``[x0, y0, x1, y1)`` windows (default :func:`square_windows`).
-        min_score: detections below this score are ignored (people seen whole score
+        min_score: detections from this score up are people (people seen whole score
             0.8-0.95; below 0.7 the detector mostly fires on parts of a person, with odd
             rotations, or on background).
+        weak_score, weak_max_tilt: detections from ``weak_score`` to ``min_score`` are kept
+            as **weak** boxes (``PersonBoxes.weak``) if they stand within ``weak_max_tilt``
+            degrees of upright with the hip centre inside the image: people turned away or
+            cut by the frame score 0.5-0.55 (:func:`detect_people` keeps a weak box's
+            person only where it is clearly nobody else).
 
     Raises:
         MissingDependencyError: mediapipe is not installed (an ``ImportError``).
@@ -527,20 +592,24 @@ def blazepose_person_boxes(image, *, windows: np.ndarray | None = None, iou_thre
             for det in result.detections or []:
                 score = float(det.score[0]) if len(det.score) else 0.0
                 kps = det.location_data.relative_keypoints
-                if score < min_score or len(kps) < 2:
+                if score < min(min_score, weak_score) or len(kps) < 2:
                     continue
                 size = np.array([x1 - x0, y1 - y0], dtype=np.float64)
                 hip = np.array([x0, y0]) + np.array([kps[0].x, kps[0].y]) * size
                 top = np.array([x0, y0]) + np.array([kps[1].x, kps[1].y]) * size
                 box, rotation = detection_box(hip, top)
+                if score < min_score and not (abs(np.degrees(rotation)) <= weak_max_tilt
+                                              and 0 <= hip[0] < width and 0 <= hip[1] < height):
+                    continue
                 if box[2] > box[0]:
                     boxes.append(box)
                     scores.append(score)
                     rotations.append(rotation)
     if not boxes:
-        return PersonBoxes(np.zeros((0, 4)), np.zeros(0), np.zeros(0), "blazepose")
+        return PersonBoxes(np.zeros((0, 4)), np.zeros(0), np.zeros(0), "blazepose", np.zeros(0, bool))
     keep = non_max_suppression(boxes, scores, iou_threshold)
-    return PersonBoxes(np.asarray(boxes)[keep], np.asarray(scores)[keep], np.asarray(rotations)[keep], "blazepose")
+    scores = np.asarray(scores)[keep]
+    return PersonBoxes(np.asarray(boxes)[keep], scores, np.asarray(rotations)[keep], "blazepose", scores < min_score)
 
 
 #: a body's box from its face box (both square, sides in face-box heights): BlazePose's
@@ -609,7 +678,7 @@ def person_boxes(image, method: str = "auto") -> PersonBoxes:
     if len(parts) == 1:
         return parts[0]
     return PersonBoxes(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("boxes", "scores", "rotations")),
-                       method)
+                       method, np.concatenate([p.weak_mask() for p in parts]))
 
 
 def _has_mediapipe() -> bool:
@@ -622,7 +691,7 @@ def _has_mediapipe() -> bool:
 
 # --------------------------------------------------------------------------- everyone
 def detect_people(image, source: str = "detector", *, boxes: str = "auto", margin: float = 0.25,
-                  min_keypoints: int = 6) -> Keypoints2D:
+                  min_keypoints: int = 6, min_confidence: float = 0.5) -> Keypoints2D:
     """Detect every person's BODY_25 keypoints in an image (see the module docstring).
 
     Args:
@@ -633,11 +702,15 @@ def detect_people(image, source: str = "detector", *, boxes: str = "auto", margi
         margin: the landmark model sees each box enlarged by this fraction, made square.
         min_keypoints: a result with fewer BODY_25 keypoints of confidence >= 0.5 (inside
             the image) is not a person.
+        min_confidence: keypoints under this confidence get 0 (BlazePose's visibility
+            under 0.5: the point is probably hidden or outside the photo, and the landmark
+            model's guess, e.g. legs at the bottom edge for a person seen from the waist
+            up, pulls a fit towards a pose that is not there).
 
     Returns:
         :class:`Keypoints2D` with ``P >= 1`` people sorted left to right: ``points (P, 25, 2)``
-        pixels, ``confidence (P, 25)`` (0 for keypoints outside the image and for the small
-        toes), layout ``"body25"``, ``image_size (W, H)``.
+        pixels, ``confidence (P, 25)`` (0 for keypoints outside the image, under
+        ``min_confidence``, and for the small toes), layout ``"body25"``, ``image_size (W, H)``.
 
     Raises:
         MissingDependencyError: mediapipe is not installed (an ``ImportError``; the message says
@@ -651,6 +724,7 @@ def detect_people(image, source: str = "detector", *, boxes: str = "auto", margi
     height, width = rgb.shape[:2]
     found = person_boxes(rgb, boxes)
     candidates = [_run_blazepose(mp, rgb)]  # the whole image: BlazePose's most prominent person
+    weak = [False] + list(found.weak_mask())
     if len(found.boxes):
         rois = box_to_roi(enlarge_boxes(found.boxes, margin), width, height, found.rotations)
         with _graph(_POSE_LANDMARK_BY_ROI_GRAPH, model_complexity=1, enable_segmentation=False) as landmarker:
@@ -659,20 +733,21 @@ def detect_people(image, source: str = "detector", *, boxes: str = "auto", margi
                 result = landmarker.process({"image": rgb, "roi": roi})
                 candidates.append(None if result.landmarks is None else np.array(
                     [[p.x, p.y, p.z, p.visibility] for p in result.landmarks.landmark][:len(BLAZEPOSE_NAMES)]))
-    points, confidence = [], []
-    for landmarks in candidates:
+    points, confidence, is_weak = [], [], []
+    for landmarks, w in zip(candidates, weak):
         if landmarks is None:
             continue
         p, c = blazepose_to_body25(landmarks, width, height)
         inside = (p[:, 0] >= 0) & (p[:, 0] <= width) & (p[:, 1] >= 0) & (p[:, 1] <= height)
-        c = np.where(inside, c, 0.0).astype(np.float32)
+        c = np.where(inside & (c >= min_confidence), c, 0.0).astype(np.float32)
         if (c >= 0.5).sum() >= min_keypoints:
             points.append(p)
             confidence.append(c)
+            is_weak.append(w)
     if not points:
         raise InputError(f"{source}: the detector found no person in the image")
-    points, confidence = np.stack(points), np.stack(confidence)
-    keep = remove_duplicate_people(points, confidence)
+    points, confidence, is_weak = np.stack(points), np.stack(confidence), np.asarray(is_weak, bool)
+    keep = remove_duplicate_people(points, confidence, weak=is_weak)
     points, confidence = points[keep], confidence[keep]
     order = left_to_right(points, confidence)
     points, confidence = points[order], confidence[order]

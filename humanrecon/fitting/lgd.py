@@ -309,6 +309,7 @@ class LGDFitter:
                                             iterations=self.iterations)
         if self.lifter is not None:
             start = self._with_hypotheses(start, obs)
+        start = rest_unseen_limbs(start, confidence.to(start["body_pose"].device))
         return self.smplify.refine(start, obs.keypoints, confidence, obs.intrinsics, size, REFINE_STAGES,
                                    progress=progress, extra_iterations=self.iterations)
 
@@ -324,6 +325,51 @@ class LGDFitter:
         return {"global_orient": torch.cat([start["global_orient"], axis[:, 0]]),
                 "body_pose": torch.cat([start["body_pose"], axis[:, 1:].flatten(1)]),
                 **{k: torch.cat([start[k]] * (count + 1)) for k in ("transl", "betas")}}
+
+
+#: per leg: the BODY_25 keypoints that its joints move, and those joints (SMPL skeleton
+#: names; the first 22 joints are the same in SMPL, SMPL+H and SMPL-X). Only legs: their
+#: rest pose (straight, standing) is a natural guess, an arm's (held out sideways) is not
+LIMBS = {
+    "left_leg": (("left_knee", "left_ankle", "left_big_toe", "left_small_toe", "left_heel"),
+                 ("left_hip", "left_knee", "left_ankle", "left_foot")),
+    "right_leg": (("right_knee", "right_ankle", "right_big_toe", "right_small_toe", "right_heel"),
+                  ("right_hip", "right_knee", "right_ankle", "right_foot")),
+}
+
+
+def rest_unseen_limbs(start: dict[str, torch.Tensor], confidence: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Starts with every leg that no keypoint sees put in the rest pose.
+
+    A leg of a person seen from the waist up, or cut by the frame, has no keypoint (all its
+    knee, ankle and foot points have confidence 0), so nothing but the prior decides its
+    rotations, and a start (a lifter hypothesis) that swings it keeps it swung: the
+    reprojection loss is the same either way. Those joints' rotations are set to zero
+    (the rest pose: a straight leg) in every start, so the fit stands.
+
+    Args:
+        start: ``body_pose (N, 3·J)`` axis-angle (SMPL joint order after the pelvis) and the
+            rest, ``N = C·B`` rows, candidate-major (``C`` starts of ``B`` people).
+        confidence: ``(B, 25)`` BODY_25 keypoint confidences.
+
+    Returns:
+        ``start`` with ``body_pose`` replaced (a new tensor); other entries unchanged.
+    """
+    from humanrecon.body.keypoints import BODY25_NAMES, SMPL_JOINT_NAMES
+
+    pose = start["body_pose"]
+    batch = confidence.shape[0]
+    if pose.shape[0] % batch:
+        raise InputError(f"{pose.shape[0]} starts are not a whole number of candidates for {batch} people")
+    unseen = torch.zeros(batch, pose.shape[1] // 3, dtype=torch.bool, device=pose.device)
+    for points, joints in LIMBS.values():
+        blind = (confidence[:, [BODY25_NAMES.index(p) for p in points]] <= 0).all(dim=1)  # (B,)
+        for joint in joints:
+            unseen[:, SMPL_JOINT_NAMES.index(joint) - 1] |= blind
+    if not unseen.any():
+        return start
+    keep = (~unseen).repeat(pose.shape[0] // batch, 1).repeat_interleave(3, dim=1).to(pose.dtype)
+    return {**start, "body_pose": pose * keep}
 
 
 def resolve_method(method: str, model: BodyModel, lgd_weights=None) -> str:

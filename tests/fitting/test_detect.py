@@ -243,6 +243,60 @@ def test_same_person_tolerates_jitter_not_a_neighbour():
     assert not detect.same_person(a, np.zeros(25), a, ca)  # nothing in common
 
 
+def _head_width(points: np.ndarray) -> float:
+    return float(np.linalg.norm(points[_b25("right_ear")] - points[_b25("left_ear")]))
+
+
+def _moved_body(points: np.ndarray, head_shift, body_shift) -> np.ndarray:
+    """The person with the head points moved by ``head_shift`` and the rest by ``body_shift`` (px)."""
+    out = points + np.asarray(body_shift, dtype=np.float64)
+    out[detect.HEAD_POINTS] = points[detect.HEAD_POINTS] + np.asarray(head_shift, dtype=np.float64)
+    return out
+
+
+def test_same_head_catches_a_reading_whose_body_went_elsewhere():
+    a, ca = _person()
+    width = _head_width(a)
+    assert width > 5
+    # one head, the body read 200 px away (an arm and torso taken from a neighbour)
+    second_reading = _moved_body(a, (0.3 * width, 0.0), (200.0, 40.0))
+    assert detect.same_head(a, ca, second_reading, ca)
+    assert detect.same_person(a, ca, second_reading, ca)
+    # a neighbour's head one head width away or more is another person
+    neighbour = _moved_body(a, (1.2 * width, 0.0), (200.0, 40.0))
+    assert not detect.same_head(a, ca, neighbour, ca)
+    # head points too unsure in one of them: no verdict from the head
+    unsure = ca.copy()
+    unsure[detect.HEAD_POINTS] = 0.2
+    assert not detect.same_head(a, ca, second_reading, unsure)
+    assert not detect.same_head(a[:18], ca[:18], a[:18], ca[:18])  # not BODY_25
+
+
+def test_weak_detections_are_kept_only_clear_of_everyone():
+    a, ca = _person()
+    width = _head_width(a)
+    far, _ = _person(shift=(400.0, 0.0))
+    close = _moved_body(a, (1.2 * width, 0.0), (100.0, 0.0))  # a head beside a's, a body a body-width away
+    points = np.stack([a, close, far])
+    conf = np.stack([ca, ca * 0.9, ca * 0.9])
+    # as ordinary detections, the close one is another person (heads 1.2 widths apart)
+    assert sorted(detect.remove_duplicate_people(points, conf).tolist()) == [0, 1, 2]
+    # as weak ones, only the one clear of everyone stays; ordinary people come first
+    keep = detect.remove_duplicate_people(points, conf, weak=[False, True, True])
+    assert keep.tolist() == [0, 2]
+    assert detect.near_person(a, ca, close, ca) and not detect.near_person(a, ca, far, ca)
+    # a weak detection never displaces an ordinary one, even when more confident
+    keep = detect.remove_duplicate_people(np.stack([a, a + 1.0]), np.stack([ca * 0.5, ca]), weak=[False, True])
+    assert keep.tolist() == [0]
+
+
+def test_person_boxes_weak_mask():
+    boxes = detect.PersonBoxes(np.zeros((2, 4)), np.ones(2), np.zeros(2), "hog")
+    assert boxes.weak_mask().tolist() == [False, False]
+    boxes = detect.PersonBoxes(np.zeros((2, 4)), np.ones(2), np.zeros(2), "blazepose", np.array([True, False]))
+    assert boxes.weak_mask().tolist() == [True, False]
+
+
 def test_remove_duplicates_keeps_the_more_confident_and_sorting_is_left_to_right():
     a, ca = _person()
     b, cb = _person(shift=(300.0, 10.0))
@@ -344,6 +398,16 @@ def test_detect_people_on_the_photo_finds_the_man():
     assert kp.num_people >= 1
     ref, ref_conf = _shipped_keypoints()
     _assert_close(kp.points[0], kp.confidence[0], ref, ref_conf)
+
+
+def test_detect_people_finds_the_man_turned_away():
+    """The right man of the sample photo shows his back and is cut at the thighs: the body
+    detector scores him 0.5-0.55 (a weak box), and he is the only detection there."""
+    pytest.importorskip("mediapipe")
+    kp = detect_people(_photo_u8(), source="basketball1.png")
+    assert kp.num_people == 2
+    centre = [np.median(p[c >= 0.5], axis=0) for p, c in zip(kp.points, kp.confidence)]
+    assert centre[0][0] < 200 and 430 < centre[1][0] < 640, centre
 
 
 def test_detect_people_without_a_person_names_the_source():

@@ -153,3 +153,37 @@ def test_lgd_smplify_with_a_lifter_refines_every_hypothesis(model):
 def test_a_lifter_for_another_skeleton_is_refused(model):
     with pytest.raises(CheckpointError, match="22 joints"):
         LGDFitter(model, lifter=PoseLifter(joints=22, hypotheses=2, hidden=16, blocks=1))
+
+
+def test_unseen_legs_start_straight_seen_ones_keep_their_start():
+    """A person cut at the thighs (no knee, ankle or foot keypoint) starts every candidate
+    with straight legs; the other person, and every other joint, keep their starts."""
+    from humanrecon.body.keypoints import BODY25_NAMES, SMPL_JOINT_NAMES
+    from humanrecon.fitting.lgd import LIMBS, rest_unseen_limbs
+
+    confidence = torch.ones(2, 25)
+    leg_points = [BODY25_NAMES.index(p) for p in LIMBS["left_leg"][0] + LIMBS["right_leg"][0]]
+    confidence[1, leg_points] = 0.0
+    pose = torch.randn(3 * 2, 69, generator=torch.Generator().manual_seed(0))  # 3 candidates of 2 people
+    start = {"body_pose": pose, "transl": torch.zeros(6, 3)}
+    out = rest_unseen_limbs(start, confidence)
+    assert out["transl"] is start["transl"]
+    legs = [SMPL_JOINT_NAMES.index(j) - 1 for j in LIMBS["left_leg"][1] + LIMBS["right_leg"][1]]
+    cols = torch.tensor([3 * j + a for j in legs for a in range(3)])
+    other = torch.ones(69, dtype=torch.bool)
+    other[cols] = False
+    for row in range(6):
+        person = row % 2
+        if person == 1:
+            assert out["body_pose"][row, cols].abs().max() == 0
+        else:
+            torch.testing.assert_close(out["body_pose"][row, cols], pose[row, cols])
+        torch.testing.assert_close(out["body_pose"][row, other], pose[row, other])
+    # one leg seen by a single heel keypoint keeps its start
+    confidence[1, BODY25_NAMES.index("left_heel")] = 0.6
+    out = rest_unseen_limbs(start, confidence)
+    left = torch.tensor([3 * (SMPL_JOINT_NAMES.index(j) - 1) + a for j in LIMBS["left_leg"][1] for a in range(3)])
+    torch.testing.assert_close(out["body_pose"][1, left], pose[1, left])
+    assert rest_unseen_limbs(start, torch.ones(2, 25)) is start
+    with pytest.raises(InputError, match="whole number"):
+        rest_unseen_limbs(start, torch.ones(4, 25))
