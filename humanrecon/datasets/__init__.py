@@ -31,7 +31,8 @@ from humanrecon.datasets.colmap import (
     write_colmap_binary,
     write_colmap_text,
 )
-from humanrecon.datasets.views import holdout_indices, is_colmap, read_colmap_views, read_views
+from humanrecon.datasets.split import ViewSplit, holdout_indices
+from humanrecon.datasets.views import is_colmap, read_colmap_views, read_views
 from humanrecon.datasets.synthetic import (
     bounding_sphere,
     body_part_colors,
@@ -46,7 +47,7 @@ from humanrecon.datasets.synthetic import (
 )
 
 __all__ = [
-    "BlenderSplit", "ColmapCamera", "ColmapScene", "body_part_colors", "bounding_sphere", "downscale_rgba",
+    "BlenderSplit", "ViewSplit", "ColmapCamera", "ColmapScene", "body_part_colors", "bounding_sphere", "downscale_rgba",
     "default_body", "fit_distance", "make_views", "mesh_from_file", "output_paths", "part_palette", "read_blender", "read_colmap", "render_rgba", "scale_cameras",
     "sphere_cameras", "sphere_directions", "transforms_path", "write_blender",
     "write_colmap_binary", "write_colmap_text", "holdout_indices", "is_colmap", "read_colmap_views", "read_views",

@@ -27,9 +27,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,106 +38,10 @@ from humanrecon.errors import InputError, InputTypeError, MissingFileError
 from humanrecon.io.files import check_outputs, write_json
 from humanrecon.io.images import load_rgba, save_image
 from humanrecon.geometry.camera import Camera, intrinsics_from_focal
+from humanrecon.datasets.split import BlenderSplit, ViewSplit, _as_factor, downscale_rgba, scale_cameras  # noqa: F401
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".tif", ".tiff", ".bmp", ".webp")
 _INTRINSIC_KEYS = ("camera_angle_x", "camera_angle_y", "fl_x", "fl_y", "cx", "cy", "w", "h")
-
-
-# --------------------------------------------------------------------------- result
-@dataclass
-class BlenderSplit:
-    """One split of a Blender dataset, in memory.
-
-    Attributes:
-        images: ``(N, H, W, 3)`` float32 RGB in ``[0, 1]`` (straight, not premultiplied).
-        alpha: ``(N, H, W)`` float32 opacity in ``[0, 1]`` (ones for images without alpha).
-        cameras: one :class:`Camera` of batch ``N`` (OpenCV, world-to-camera, float32).
-        names: the ``N`` image files read (absolute or relative to the working directory).
-        root: the dataset folder.
-        split: ``"train"``, ``"val"``, ``"test"``, ...
-        bounds: ``(2, 3)`` scene box ``[min, max]`` (world units) when the dataset gives one
-            (None: :func:`humanrecon.geometry.scene.dataset_bounds` derives it from the cameras).
-        points: ``(P, 3)`` sparse world points of a structure-from-motion model (COLMAP), or None.
-        point_colors: ``(P, 3)`` their RGB in ``[0, 1]``, or None.
-    """
-
-    images: torch.Tensor
-    alpha: torch.Tensor
-    cameras: Camera
-    names: list[str]
-    root: Path
-    split: str
-    bounds: torch.Tensor | None = None
-    points: torch.Tensor | None = None
-    point_colors: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    @property
-    def width(self) -> int:
-        return self.cameras.width
-
-    @property
-    def height(self) -> int:
-        return self.cameras.height
-
-    def composite(self, background: Sequence[float] | torch.Tensor) -> torch.Tensor:
-        """Images over a background colour ``(3,)`` RGB in ``[0, 1]``: ``rgb a + bg (1 - a)``.
-
-        Returns ``(N, H, W, 3)`` float32.
-        """
-        bg = torch.as_tensor(background, dtype=self.images.dtype, device=self.images.device)
-        if bg.shape != (3,):
-            raise InputError(f"background must be an RGB colour of shape (3,), got {tuple(bg.shape)}")
-        a = self.alpha.unsqueeze(-1)
-        return self.images * a + bg * (1.0 - a)
-
-
-# --------------------------------------------------------------------------- image helpers
-def _as_factor(factor) -> int:
-    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise InputError(f"downscale factor must be an integer >= 1, got {factor!r}")
-    return int(factor)
-
-
-def downscale_rgba(rgb: torch.Tensor, alpha: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Area-average ``factor x factor`` pixel blocks, premultiplied by alpha.
-
-    Args:
-        rgb: ``(..., H, W, 3)`` straight colour; alpha: ``(..., H, W)``.
-        factor: integer >= 1. Rows/columns beyond a multiple of ``factor`` (bottom, right)
-            are cropped, which leaves intrinsics scaled by ``1 / factor`` exact.
-    Returns:
-        ``(rgb, alpha)`` of shapes ``(..., H // factor, W // factor, 3)`` and ``(..., H', W')``;
-        colour is un-premultiplied again (0 where the averaged alpha is 0).
-    """
-    factor = _as_factor(factor)
-    if factor == 1:
-        return rgb, alpha
-    h, w = alpha.shape[-2] // factor, alpha.shape[-1] // factor
-    if h == 0 or w == 0:
-        raise InputError(f"cannot downscale a {alpha.shape[-1]}x{alpha.shape[-2]} image by {factor}")
-    rgba = torch.cat([rgb * alpha.unsqueeze(-1), alpha.unsqueeze(-1)], dim=-1)
-    rgba = rgba[..., : h * factor, : w * factor, :]
-    blocks = rgba.reshape(*rgba.shape[:-3], h, factor, w, factor, 4).mean(dim=(-4, -2))
-    a = blocks[..., 3]
-    color = torch.where(a.unsqueeze(-1) > 0, blocks[..., :3] / a.clamp_min(1e-12).unsqueeze(-1), 0.0)
-    return color.clamp(0.0, 1.0), a
-
-
-def scale_cameras(cameras: Camera, scale: float, width: int | None = None, height: int | None = None) -> Camera:
-    """The same cameras for images resampled by ``scale`` (2: twice as many pixels per side).
-
-    Pixel coordinates scale by ``scale`` (exact for the pixel-area convention of
-    :class:`Camera`), so ``fx, fy, cx, cy`` do; ``R``, ``t`` are kept. ``width`` and
-    ``height`` default to ``round(W * scale)`` and ``round(H * scale)``; pass them when the
-    image was also cropped (e.g. ``W // factor`` after :func:`downscale_rgba`).
-    """
-    width = round(cameras.width * scale) if width is None else width
-    height = round(cameras.height * scale) if height is None else height
-    diag = torch.tensor([scale, scale, 1.0], dtype=cameras.dtype, device=cameras.device)
-    return Camera(cameras.K * diag[:, None], cameras.R, cameras.t, width, height)
 
 
 # --------------------------------------------------------------------------- json helpers

@@ -17,14 +17,12 @@ from pathlib import Path
 
 import torch
 
-from humanrecon.datasets.blender import BlenderSplit, downscale_rgba, read_blender, scale_cameras, transforms_path
+from humanrecon.datasets.blender import read_blender, transforms_path
+from humanrecon.datasets.split import HOLDOUT_EVERY, BlenderSplit, downscale_rgba, holdout_indices, scale_cameras
 from humanrecon.datasets.colmap import find_model, read_colmap
 from humanrecon.errors import InputError, MissingFileError
 from humanrecon.io.images import load_rgba
 
-#: every 8th image (by name) is held out for testing in COLMAP captures
-HOLDOUT_EVERY = 8
-COLMAP_SPLITS = ("train", "test", "val", "all")
 
 
 def is_colmap(root: str | os.PathLike) -> bool:
@@ -50,18 +48,6 @@ def read_views(root: str | os.PathLike, split: str = "train", *, downscale: int 
         return read_colmap_views(root, split, downscale=downscale)
     raise MissingFileError(f"{root}: not a dataset: no {transforms_path(root, split).name} (Blender format) and no "
                            "COLMAP model (cameras/images/points3D .bin or .txt in it or in sparse/0)")
-
-
-def holdout_indices(n: int, split: str, holdout_every: int = HOLDOUT_EVERY) -> list[int]:
-    """Image indices (``0..n-1``, by name) of ``split`` in a capture without named splits."""
-    if split not in COLMAP_SPLITS:
-        raise InputError(f"split must be one of {COLMAP_SPLITS} for a COLMAP capture, got {split!r}")
-    if holdout_every < 2:
-        raise InputError(f"holdout_every must be >= 2, got {holdout_every}")
-    if split == "all":
-        return list(range(n))
-    test = split in ("test", "val")
-    return [i for i in range(n) if (i % holdout_every == 0) == test]
 
 
 def _image_folder(root: Path, model: Path) -> Path:
