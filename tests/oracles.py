@@ -208,3 +208,42 @@ def hash_grid_encoding(table, x, bounds, levels: int, base_resolution: int, fine
                              * (frac[2] if dz else 1 - frac[2]))
                         out[p, level] += w * table[starts[level] + index]
     return out.reshape(len(x), -1)
+
+
+# --------------------------------------------------------------------------- lens distortion
+def ray_colour(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A smooth colour ``(..., 3)`` in ``[0, 1]`` of the normalised ray direction ``(x/z, y/z)``:
+    the same for a distorted and a pinhole camera seeing the same rays."""
+    return np.stack([0.5 + 0.4 * np.sin(12.0 * x + 1.0), 0.5 + 0.4 * np.cos(10.0 * y - 0.5),
+                     0.5 + 0.4 * np.sin(8.0 * (x + y))], axis=-1)
+
+
+def pixel_centres(width: int, height: int) -> np.ndarray:
+    """``(H, W, 2)`` pixel centres ``(u, v)`` with the top-left one at ``(0.5, 0.5)``."""
+    v, u = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
+    return np.stack([u, v], axis=-1)
+
+
+def pinhole_render(K: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(H, W, 3)`` image of :func:`ray_colour` seen by a pinhole camera ``K`` (pixel-area
+    convention: principal point measured from the image's top-left corner)."""
+    uv = pixel_centres(width, height)
+    return ray_colour((uv[..., 0] - K[0, 2]) / K[0, 0], (uv[..., 1] - K[1, 2]) / K[1, 1])
+
+
+def distorted_render(K: np.ndarray, coeffs, width: int, height: int, fisheye: bool = False) -> np.ndarray:
+    """``(H, W, 3)`` image of :func:`ray_colour` seen through a distorted lens: each pixel's
+    ray found by OpenCV's point undistortion (radial-tangential ``k1 k2 p1 p2 [k3]``, or the
+    equidistant fisheye ``k1..k4``), then coloured. ``K`` in the pixel-area convention."""
+    import cv2
+
+    uv = pixel_centres(width, height).reshape(-1, 1, 2) - 0.5  # OpenCV: pixel centres at integers
+    K_cv = np.array(K, dtype=np.float64)
+    K_cv[:2, 2] -= 0.5
+    if fisheye:
+        xy = cv2.fisheye.undistortPoints(uv, K_cv, np.asarray(coeffs, np.float64))
+    else:
+        xy = cv2.undistortPoints(uv, K_cv, np.asarray(coeffs, np.float64),
+                                 criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12))
+    xy = xy.reshape(height, width, 2)
+    return ray_colour(xy[..., 0], xy[..., 1])

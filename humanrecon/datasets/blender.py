@@ -129,6 +129,9 @@ def _intrinsics(json_path: Path, index: int, meta: dict, frame: dict, width: int
     values = (fx, fy, float(p.get("cx", width / 2.0)), float(p.get("cy", height / 2.0)))
     if not all(math.isfinite(v) for v in values) or fx <= 0 or fy <= 0:
         raise InputError(f"{json_path}: frame {index} has invalid intrinsics (fx, fy, cx, cy) = {values}")
+    if not (0 <= values[2] <= width and 0 <= values[3] <= height):
+        raise InputError(f"{json_path}: frame {index} puts the principal point (cx, cy) = ({values[2]:g}, "
+                         f"{values[3]:g}) outside its {width}x{height} image")
     return values
 
 
@@ -195,7 +198,8 @@ def read_blender(
     cameras = Camera.from_opengl_c2w(torch.from_numpy(c2w), K, *first_size)
     cameras = scale_cameras(cameras, 1.0 / downscale, images.shape[2], images.shape[1]).to(dtype=torch.float32)
     return BlenderSplit(images=images, alpha=alpha, cameras=cameras, names=[str(p) for p in paths],
-                        root=root, split=split)
+                        root=root, split=split, split_rule=f"the dataset's own ({json_path.name})",
+                        format="blender")
 
 
 # --------------------------------------------------------------------------- writing

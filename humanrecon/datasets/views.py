@@ -1,13 +1,22 @@
-"""One reader for the multi-view training commands (``nerf|splat|dvr train``): a
-Blender folder (``transforms_{split}.json`` + images) or a COLMAP capture (a sparse model in
-``sparse/0`` and undistorted images in ``images/``), both as a
-:class:`~humanrecon.datasets.blender.BlenderSplit`.
+"""One reader for every multi-view trainer (``nerf|splat|dvr train``, the pipeline):
+:func:`read_views` recognises the capture formats people bring and returns a
+:class:`~humanrecon.datasets.split.ViewSplit` of pinhole OpenCV cameras (+ masks):
 
-COLMAP captures have no named splits: ``"test"`` (and ``"val"``) is every ``holdout_every``-th
-image by name (index 0, 8, 16, ...; the Mip-NeRF 360 / 3DGS convention), ``"train"`` the rest,
-``"all"`` every image. Their splits carry the sparse points (``points``, ``point_colors``:
-the usual start of 3DGS) and a scene box from them (``bounds``: the 1st–99th percentile box
-of the points, grown by 10 % per side, so stray points far away do not inflate it).
+============  =====================================================  =============================
+format        recognised by                                          reader
+============  =====================================================  =============================
+blender       ``transforms_{split}.json`` (NeRF-synthetic)           :func:`.blender.read_blender`
+nerfstudio    ``transforms.json`` (instant-ngp, nerfstudio)          :func:`.nerfstudio.read_nerfstudio`
+colmap        ``cameras/images/points3D`` (.bin/.txt), ``sparse/0``   :func:`.colmap.read_colmap_views`
+idr           ``cameras_sphere.npz`` (DTU as IDR / NeuS ship it)     :func:`.idr.read_idr`
+llff          ``poses_bounds.npy``                                   :func:`.llff.read_llff`
+============  =====================================================  =============================
+
+A folder holding several (DTU scan folders carry both ``cameras_sphere.npz`` and
+``poses_bounds.npy``) is read in the order of this table; ``format=`` picks one. Splits are
+the dataset's own where it has them (Blender's files, nerfstudio's ``*_filenames``), else
+every 8th image by name is held out for ``"test"`` (the mip-NeRF 360 convention); the rule
+used is ``ViewSplit.split_rule``, which the trainers write into ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -16,9 +25,12 @@ import os
 from pathlib import Path
 
 from humanrecon.datasets.blender import read_blender, transforms_path
-from humanrecon.datasets.split import ViewSplit
 from humanrecon.datasets.colmap import find_model, read_colmap_views
-from humanrecon.errors import MissingFileError
+from humanrecon.datasets.nerfstudio import is_nerfstudio, read_nerfstudio
+from humanrecon.datasets.split import ViewSplit
+from humanrecon.errors import InputError, MissingFileError
+
+FORMATS = ("blender", "nerfstudio", "colmap", "idr", "llff")
 
 
 def is_colmap(root: str | os.PathLike) -> bool:
@@ -30,19 +42,72 @@ def is_colmap(root: str | os.PathLike) -> bool:
     return True
 
 
-def read_views(root: str | os.PathLike, split: str = "train", *, downscale: int = 1) -> ViewSplit:
-    """Read ``split`` of a Blender dataset (when ``transforms_{split}.json`` exists) or of a
-    COLMAP capture (:func:`read_colmap_views`).
+def _is_blender(root: Path, split: str) -> bool:
+    return transforms_path(root, split).is_file() or any(root.glob("transforms_*.json"))
+
+
+def _is_idr(root: Path) -> bool:
+    from humanrecon.datasets.idr import is_idr
+
+    return is_idr(root)
+
+
+def _is_llff(root: Path) -> bool:
+    from humanrecon.datasets.llff import is_llff
+
+    return is_llff(root)
+
+
+def detect_format(root: str | os.PathLike, split: str = "train") -> str:
+    """The first of :data:`FORMATS` that ``root`` holds.
 
     Raises:
-        MissingFileError: ``root`` is neither (the message names both layouts).
+        MissingFileError: ``root`` holds none (the message lists what was looked for).
     """
     root = Path(root)
-    if transforms_path(root, split).is_file():
+    if not root.exists():
+        raise MissingFileError(f"dataset not found: '{root}'")
+    checks = {"blender": lambda: root.is_dir() and _is_blender(root, split),
+              "nerfstudio": lambda: is_nerfstudio(root), "colmap": lambda: root.is_dir() and is_colmap(root),
+              "idr": lambda: root.is_dir() and _is_idr(root), "llff": lambda: root.is_dir() and _is_llff(root)}
+    for name in FORMATS:
+        if checks[name]():
+            return name
+    raise MissingFileError(f"{root}: not a dataset: found none of transforms_{split}.json (Blender), transforms.json "
+                           "(instant-ngp / nerfstudio), a COLMAP model (cameras/images/points3D .bin or .txt, here or "
+                           "in sparse/0), cameras_sphere.npz (DTU / IDR) or poses_bounds.npy (LLFF)")
+
+
+def read_views(root: str | os.PathLike, split: str = "train", *, downscale: int = 1,
+               format: str = "auto") -> ViewSplit:
+    """Read ``split`` of any supported capture (see the module's table).
+
+    Args:
+        root: the dataset folder (or a ``transforms.json``).
+        split: ``"train"``, ``"test"``, ``"val"`` or ``"all"`` (Blender folders: any split
+            with a ``transforms_{split}.json``).
+        downscale: integer image downscale (intrinsics scaled; LLFF uses ``images_N/`` when
+            present).
+        format: ``"auto"`` (:func:`detect_format`) or one of :data:`FORMATS`.
+    Raises:
+        MissingFileError: ``root`` is no dataset (the message names every layout).
+        InputError: an unknown ``format``; the reader's own errors name the file and frame.
+    """
+    root = Path(root)
+    if format == "auto":
+        format = detect_format(root, split)
+    if format == "blender":
         return read_blender(root, split, downscale=downscale)
-    if is_colmap(root):
+    if format == "nerfstudio":
+        return read_nerfstudio(root, split, downscale=downscale)
+    if format == "colmap":
         return read_colmap_views(root, split, downscale=downscale)
-    raise MissingFileError(f"{root}: not a dataset: no {transforms_path(root, split).name} (Blender format) and no "
-                           "COLMAP model (cameras/images/points3D .bin or .txt in it or in sparse/0)")
+    if format == "idr":
+        from humanrecon.datasets.idr import read_idr
 
+        return read_idr(root, split, downscale=downscale)
+    if format == "llff":
+        from humanrecon.datasets.llff import read_llff
 
+        return read_llff(root, split, downscale=downscale)
+    raise InputError(f"format must be 'auto' or one of {FORMATS}, got {format!r}")
