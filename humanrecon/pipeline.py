@@ -137,7 +137,7 @@ class Run:
 
 def run(method_name: str, dataset: str | Path, out_dir: str | Path, config=None, *, resume: bool = False,
         overwrite: bool = False, evaluate: bool = True, eval_split: str = "test", downscale: int = 1,
-        progress: bool | None = None, hooks=()) -> Run:
+        progress: bool | None = None, hooks=(), masks: str = "auto") -> Run:
     """Train ``method_name`` (``"nerf"``, ``"splat"``, ``"dvr"``) on ``dataset``'s train
     split, evaluate on its ``eval_split`` and write the run folder ``out_dir`` (module
     docstring). ``"implicit"`` fits one shape to ``dataset`` = a mesh or a point cloud
@@ -149,6 +149,11 @@ def run(method_name: str, dataset: str | Path, out_dir: str | Path, config=None,
         overwrite: replace an earlier run's files (else they are refused before any work).
         evaluate: render and score the ``eval_split`` (skipped when False).
         downscale: train and evaluate on images downscaled by this integer factor.
+        masks: for captures with object masks (DTU's ``mask/``, nerfstudio's ``mask_path``):
+            ``"object"`` trains on the object alone (the masks become opacity, as on renders
+            with alpha), ``"photo"`` on the whole photos (masked metrics are reported too),
+            ``"auto"``: ``"object"`` for DVR (its surface comes from the masks), ``"photo"``
+            otherwise. Captures without masks always train on what the images hold.
         progress: show progress bars (None: the config's setting).
         hooks: extra per-step :class:`~humanrecon.training.TrainingHook` s.
     Returns:
@@ -172,19 +177,28 @@ def run(method_name: str, dataset: str | Path, out_dir: str | Path, config=None,
     if spec.data == "shape":
         return run_shape(Path(dataset), out, config, resume=resume, overwrite=overwrite, evaluate=evaluate,
                          hooks=hooks)
+    if masks not in MASK_MODES:
+        raise InputError(f"masks must be one of {MASK_MODES}, got {masks!r}")
     train_split = read_views(dataset, "train", downscale=downscale)
     test_split = read_views(dataset, eval_split, downscale=downscale) if evaluate else None
+    on_object = _trains_on_masks(method_name, masks, train_split)
+    if on_object:
+        train_split = train_split.on_masks()
+        test_split = None if test_split is None else test_split.on_masks()
     renders = [] if test_split is None else [out / eval_split / f"{Path(n).stem}.png" for n in test_split.names]
     files = [out / name for name in _method_files(method_name)]
     check_outputs(([] if resume else [checkpoint]) + [out / METRICS] + files + renders, overwrite or resume)
     options = {"dataset": str(Path(dataset).resolve())} if method_name == "dvr" else {}
     model, history = spec.load("train")(train_split, out, config, resume=resume, hooks=hooks, **options)
-    summary = {"method": method_name, "dataset": str(Path(dataset).resolve()), **_training_summary(history)}
+    summary = {"method": method_name, "dataset": str(Path(dataset).resolve()), "format": train_split.format,
+               "images": "object (the capture's masks as opacity)" if on_object else "whole images",
+               **_training_summary(history)}
     if test_split is not None:
         from humanrecon.render.novel_views import evaluate_split
 
         metrics = evaluate_split(model, test_split, out / eval_split, progress=config.progress)
-        summary |= {"split": eval_split, **_rounded(metrics)}
+        summary |= {"split": eval_split, "split_rule": test_split.split_rule, "train_views": len(train_split),
+                    **_rounded(metrics)}
     summary |= _write_method_files(method_name, model, out)
     write_json(out / METRICS, summary)
     return Run(method_name, out, model, summary, history)
@@ -272,9 +286,22 @@ def _training_summary(history) -> dict:
             "final_loss": history.losses[-1] if history.losses else None}
 
 
+#: how a capture's object masks are used (:func:`run`'s ``masks``)
+MASK_MODES = ("auto", "object", "photo")
+
+
+def _trains_on_masks(method_name: str, masks: str, split) -> bool:
+    if split.masks is None:
+        if masks == "object":
+            raise InputError(f"masks='object': the capture in '{split.root}' has no object masks")
+        return False
+    return masks == "object" or (masks == "auto" and method_name == "dvr")
+
+
 def _rounded(metrics: dict) -> dict:
     """The evaluation's means for ``metrics.json`` (per-image lists left out)."""
-    digits = {"psnr": 3, "psnr_foreground": 3, "psnr_masked": 3, "ssim": 4, "mask_iou": 4, "foreground_fraction": 4}
+    digits = {"psnr": 3, "psnr_foreground": 3, "psnr_masked": 3, "ssim": 4, "ssim_masked": 4, "mask_iou": 4,
+              "foreground_fraction": 4}
     out = {}
     for key, places in digits.items():
         value = metrics.get(key)

@@ -21,6 +21,22 @@ ORBIT_VIEWS, ORBIT_FPS, MESH_RESOLUTION, INITIAL_RESOLUTION = 36, 12.0, 256, 32
 SCENE_SUFFIXES = (".ply", ".splat")
 
 
+#: what every ``train`` verb says its DATASET may be
+DATASET_HELP = ("a capture folder in any format read_views knows: Blender (transforms_{train,test}.json), instant-ngp "
+                "/ nerfstudio (transforms.json, distortion undistorted), COLMAP (sparse/0 + images/), DTU / IDR "
+                "(cameras_sphere.npz + images/ + mask/), LLFF (poses_bounds.npy + images/); without its own split "
+                "every 8th image is the test split")
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser, masks_default_help: str) -> None:
+    """The positional DATASET and the flags of how it is read: ``--downscale``, ``--masks``."""
+    parser.add_argument("dataset", help=DATASET_HELP)
+    parser.add_argument("--downscale", type=int, default=1, help="train on images downscaled by this factor")
+    parser.add_argument("--masks", default="auto", choices=("auto", "object", "photo"),
+                        help="captures with object masks: 'object' trains on the object alone (masks as opacity), "
+                             f"'photo' on the whole photos (masked metrics reported too); auto: {masks_default_help}")
+
+
 def load_run(path: str, device: str, method: str | None = None):
     """The :class:`humanrecon.pipeline.Run` of a run folder, or (splats) of a ``.ply`` /
     ``.splat`` scene file."""
@@ -50,7 +66,10 @@ def _run_and_split(args: argparse.Namespace):
     dataset = _dataset_of(args, run)
     if not dataset:
         raise InputError(f"{args.run} does not record its dataset: pass --dataset")
-    return run, dataset, read_views(dataset, args.split)
+    split = read_views(dataset, args.split)
+    if str(run.metrics.get("images", "")).startswith("object") and split.masks is not None:
+        split = split.on_masks()  # score it as it was trained: the object over the background
+    return run, dataset, split
 
 
 def _centre_and_radius(model):

@@ -8,7 +8,7 @@ import argparse
 import json
 
 from humanrecon.cli._common import add_common, config_from_flags, select_device
-from humanrecon.cli._scene import add_scene_verbs
+from humanrecon.cli._scene import add_dataset_arguments, add_scene_verbs
 from humanrecon.dvr.config import DVRConfig
 
 
@@ -21,7 +21,8 @@ def train(args: argparse.Namespace) -> None:
                        lr=args.lr, hull_fraction=args.hull_fraction, seed=args.seed,
                        device=select_device(args.device), progress=not args.quiet)
     run = pipeline.run("dvr", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,
-                       evaluate=not args.no_eval, eval_split=args.eval_split)
+                       evaluate=not args.no_eval, eval_split=args.eval_split, downscale=args.downscale,
+                       masks=args.masks)
     print(json.dumps(run.metrics))
 
 
@@ -30,9 +31,8 @@ def add_parser(sub) -> None:
     dvr = sub.add_parser("dvr", help="differentiable volumetric rendering (implicit surfaces): train, render, mesh, eval")
     actions = dvr.add_subparsers(dest="dvr_command", metavar="ACTION")
     actions.required = True
-    p = actions.add_parser("train", help="shape and texture from posed RGBA images (alpha = mask)")
-    p.add_argument("dataset", help="folder with transforms_{train,test}.json whose PNGs carry the masks as alpha "
-                   "(e.g. from 'humanrecon views')")
+    p = actions.add_parser("train", help="shape and texture from posed images and object masks (alpha or mask/)")
+    add_dataset_arguments(p, "object")
     p.add_argument("--out", required=True, help="run folder: dvr.pt, metrics.json, test renders")
     p.add_argument("--steps", type=int, default=DVRConfig.steps, help="training steps (the learning-rate schedule spans them)")
     p.add_argument("--max-seconds", type=float, default=DVRConfig.max_seconds,

@@ -8,7 +8,7 @@ import argparse
 import json
 
 from humanrecon.cli._common import add_common, config_from_flags, select_device
-from humanrecon.cli._scene import add_scene_verbs
+from humanrecon.cli._scene import add_dataset_arguments, add_scene_verbs
 from humanrecon.nerf.config import MODEL_PRESETS, NerfConfig
 
 #: flags that override the model preset's settings
@@ -25,7 +25,8 @@ def train(args: argparse.Namespace) -> None:
                         lr=args.lr, seed=args.seed, device=select_device(args.device), progress=not args.quiet,
                         preset=args.preset, model=overrides)
     run = pipeline.run("nerf", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,
-                       evaluate=not args.no_eval, eval_split=args.eval_split, downscale=args.downscale)
+                       evaluate=not args.no_eval, eval_split=args.eval_split, downscale=args.downscale,
+                       masks=args.masks)
     print(json.dumps(run.metrics))
 
 
@@ -35,8 +36,7 @@ def add_parser(sub) -> None:
     actions = nerf.add_subparsers(dest="nerf_command", metavar="ACTION")
     actions.required = True
     p = actions.add_parser("train", help="train a hash-grid NeRF on a Blender-format dataset or a COLMAP capture")
-    p.add_argument("dataset", help="folder with transforms_{train,val,test}.json, or a COLMAP capture (sparse/0 + "
-                   "images/; every 8th image is the test split)")
+    add_dataset_arguments(p, "photo")
     p.add_argument("--out", required=True, help="run folder: model.pt, metrics.json, test renders")
     p.add_argument("--steps", type=int, default=NerfConfig.steps, help="training steps (the learning-rate schedule spans them)")
     p.add_argument("--max-seconds", type=float, default=NerfConfig.max_seconds,
@@ -50,7 +50,6 @@ def add_parser(sub) -> None:
     p.add_argument("--finest-resolution", type=int, default=None, help="finest hash-grid resolution")
     p.add_argument("--samples-per-diagonal", type=int, default=None, help="marching step = box diagonal / this")
     p.add_argument("--grid-resolution", type=int, default=None, help="occupancy-grid cells per axis")
-    p.add_argument("--downscale", type=int, default=1, help="train on images downscaled by this factor")
     p.add_argument("--eval-split", default="test", help="the split to evaluate on after training")
     p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
     p.add_argument("--seed", type=int, default=NerfConfig.seed, help="random seed (the same seed gives the same run)")

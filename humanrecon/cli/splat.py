@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from humanrecon.cli._common import add_common, config_from_flags, select_device
-from humanrecon.cli._scene import add_scene_verbs
+from humanrecon.cli._scene import add_dataset_arguments, add_scene_verbs
 from humanrecon.errors import InputError
 from humanrecon.splat.config import BACKENDS, INIT_KEYWORDS, SplatConfig
 
@@ -26,7 +26,8 @@ def train(args: argparse.Namespace) -> None:
                          sh_degree=args.sh_degree, backend=args.backend, device=select_device(args.device),
                          seed=args.seed, progress=not args.quiet)
     run = pipeline.run("splat", args.dataset, args.out, config, resume=args.resume, overwrite=args.overwrite,
-                       evaluate=not args.no_eval, eval_split=args.eval_split, downscale=args.downscale)
+                       evaluate=not args.no_eval, eval_split=args.eval_split, downscale=args.downscale,
+                       masks=args.masks)
     print(json.dumps(run.metrics))
 
 
@@ -36,8 +37,7 @@ def add_parser(sub) -> None:
     actions = splat.add_subparsers(dest="splat_command", metavar="ACTION")
     actions.required = True
     p = actions.add_parser("train", help="train Gaussians on a Blender-format dataset or a COLMAP capture")
-    p.add_argument("dataset", help="folder with transforms_{train,val,test}.json, or a COLMAP capture (sparse/0 + "
-                   "images/; every 8th image is the test split)")
+    add_dataset_arguments(p, "photo")
     p.add_argument("--out", required=True, help="run folder: splat.pt, scene.ply, scene.splat, metrics.json, renders")
     p.add_argument("--steps", type=int, default=SplatConfig.steps, help="training steps (the learning-rate schedule spans them)")
     p.add_argument("--max-seconds", type=float, default=SplatConfig.max_seconds, help="wall-time budget")
@@ -48,7 +48,6 @@ def add_parser(sub) -> None:
     p.add_argument("--sh-degree", type=int, default=SplatConfig.sh_degree, help="final spherical-harmonics degree of the colours (0..3)")
     p.add_argument("--backend", default=SplatConfig.backend, choices=BACKENDS,
                    help="rasterizer: auto (the fastest here), torch (reference), cpu, cuda")
-    p.add_argument("--downscale", type=int, default=1, help="train on images downscaled by this factor")
     p.add_argument("--eval-split", default="test", help="the split to evaluate on after training")
     p.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation")
     p.add_argument("--seed", type=int, default=SplatConfig.seed, help="random seed (the same seed gives the same run)")

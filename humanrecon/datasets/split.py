@@ -7,6 +7,7 @@ that name none (:func:`holdout_indices`, every 8th image: the mip-NeRF 360 conve
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,17 @@ class ViewSplit:
     @property
     def height(self) -> int:
         return self.cameras.height
+
+    def on_masks(self) -> "ViewSplit":
+        """The same views with the object masks as opacity (``alpha = masks``), so a trainer
+        learns the object alone over its background colour, as on renders with alpha.
+
+        Raises:
+            InputError: the split has no masks.
+        """
+        if self.masks is None:
+            raise InputError(f"{self.root}: this capture has no object masks to train on")
+        return dataclasses.replace(self, alpha=self.masks.clone())
 
     def composite(self, background: Sequence[float] | torch.Tensor) -> torch.Tensor:
         """Images over a background colour ``(3,)`` RGB in ``[0, 1]``: ``rgb a + bg (1 - a)``.

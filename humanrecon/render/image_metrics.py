@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from humanrecon.errors import InputError
@@ -66,19 +67,35 @@ def _gaussian_window(size: int, sigma: float, device) -> torch.Tensor:
     return g
 
 
-def ssim(prediction, target, data_range: float = 1.0, window: int = 11, sigma: float = 1.5) -> float:
+def ssim(prediction, target, data_range: float = 1.0, window: int = 11, sigma: float = 1.5, mask=None) -> float:
     """Structural similarity with an 11×11 Gaussian window (σ = 1.5), K1 = 0.01,
     K2 = 0.03, per channel, averaged over the valid (unpadded) positions, channels and
     the batch: the definition of Wang et al. and of ``skimage.metrics.
-    structural_similarity(gaussian_weights=True, use_sample_covariance=False)``."""
+    structural_similarity(gaussian_weights=True, use_sample_covariance=False)``.
+
+    ``mask`` (optional ``(H, W)`` or ``(B, H, W)``, non-zero selects): average the SSIM map
+    only over the valid positions whose window centre is selected (per image, then over
+    the images that select any; None when none does)."""
     x, y = _pair(prediction, target)
-    return float(ssim_loss_term(x.double(), y.double(), data_range, window, sigma))
+    if mask is None:
+        return float(ssim_loss_term(x.double(), y.double(), data_range, window, sigma))
+    m = torch.as_tensor(mask).to(x.device)
+    m = (m[None] if m.dim() == 2 else m).bool()
+    if m.shape != x.shape[:3]:
+        raise InputError(f"mask must be (H, W) or (B, H, W) matching the images {tuple(x.shape[:3])}, "
+                         f"got {tuple(m.shape)}")
+    half = window // 2
+    inner = m[:, half: m.shape[1] - half, half: m.shape[2] - half]
+    maps = ssim_loss_term(x.double(), y.double(), data_range, window, sigma, reduce=False).mean(1)
+    values = [float(maps[i][inner[i]].mean()) for i in range(len(maps)) if inner[i].any()]
+    return float(np.mean(values)) if values else None
 
 
 def ssim_loss_term(prediction: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, window: int = 11,
-                   sigma: float = 1.5) -> torch.Tensor:
+                   sigma: float = 1.5, reduce: bool = True) -> torch.Tensor:
     """:func:`ssim` as a differentiable scalar tensor in the inputs' dtype, for training
-    losses (``1 - ssim``): ``prediction``, ``target`` ``(B, H, W, C)`` tensors."""
+    losses (``1 - ssim``): ``prediction``, ``target`` ``(B, H, W, C)`` tensors. With
+    ``reduce=False``: the SSIM map ``(B, C, H - window + 1, W - window + 1)``."""
     x, y = prediction, target
     if min(x.shape[1:3]) < window:
         raise InputError(f"images of {tuple(x.shape[1:3])} pixels are smaller than the {window}-pixel SSIM window")
@@ -97,7 +114,7 @@ def ssim_loss_term(prediction: torch.Tensor, target: torch.Tensor, data_range: f
     cov = blur(x * y) - mu_x * mu_y
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return s.flatten(1).mean(1).mean()
+    return s.flatten(1).mean(1).mean() if reduce else s
 
 
 def mask_iou(predicted: torch.Tensor, true: torch.Tensor) -> float:

@@ -34,9 +34,13 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
       this mean (``None`` if that is every image).
     * ``foreground_fraction``: mean fraction of the pixels in that foreground.
     * ``mask_iou``: IoU of the rendered silhouette (opacity > 0.5) with the true mask
-      (alpha > 0.5), over all pixels of all views together (pooled).
-    * ``psnr_masked``: PSNR of the rendered colour against the true straight colour over
-      the true mask's pixels, one MSE over all views pooled (None without mask pixels).
+      (alpha > 0.5), over all pixels of all views together (pooled); None for photographs
+      (alpha 1 everywhere: the model renders the background too, so there is no silhouette).
+    * ``psnr_masked``, ``ssim_masked``: the rendered colour against the true straight colour
+      over the object's pixels: the capture's object masks (``split.masks``, e.g. DTU's)
+      where it has them, else alpha > 0.5. PSNR is one MSE over all views pooled, SSIM the
+      map averaged over window centres on the object (:func:`~humanrecon.render.ssim`);
+      None without object pixels.
     * ``views``: the number of views; ``per_image``: lists of ``psnr``, ``ssim``,
       ``psnr_foreground`` (``None`` where undefined) and ``foreground_fraction``.
 
@@ -48,7 +52,10 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
 
     out = Path(out_dir) if out_dir is not None else None
     psnrs, ssims, fg_psnrs, fg_fractions, predictions, silhouettes = [], [], [], [], [], []
+    masked_ssims = []
     truths = split.composite(torch.full((3,), float(background)))
+    masks = getattr(split, "masks", None)
+    object_mask = (split.alpha if masks is None else masks).cpu() > 0.5
     for i in tqdm(range(len(split.cameras)), desc="evaluate", disable=not progress, leave=False):
         rendered = model.render_image(split.cameras[i], background)
         pred = rendered["rgb"].detach().cpu()
@@ -58,6 +65,7 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
         silhouettes.append(opacity > 0.5)
         psnrs.append(psnr(pred, truth))
         ssims.append(ssim(pred, truth))
+        masked_ssims.append(ssim(pred, split.images[i].cpu(), mask=object_mask[i]))
         foreground = (split.alpha[i] > 0) | (opacity > foreground_opacity)
         fg_fractions.append(float(foreground.float().mean()))
         fg_psnrs.append(psnr(pred, truth, mask=foreground) if foreground.any() else None)
@@ -68,11 +76,13 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
             save_image(out / f"{Path(split.names[i]).stem}.png", image_grid(tiles, cols=len(tiles), pad=2))
     true_mask = split.alpha.cpu() > 0.5
     defined = [v for v in fg_psnrs if v is not None]
+    masked = [v for v in masked_ssims if v is not None]
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)),
             "psnr_foreground": float(np.mean(defined)) if defined else None,
             "foreground_fraction": float(np.mean(fg_fractions)),
-            "mask_iou": mask_iou(torch.stack(silhouettes), true_mask),
-            "psnr_masked": pooled_psnr(torch.stack(predictions), split.images.cpu(), true_mask),
+            "mask_iou": mask_iou(torch.stack(silhouettes), true_mask) if not true_mask.all() else None,
+            "psnr_masked": pooled_psnr(torch.stack(predictions), split.images.cpu(), object_mask),
+            "ssim_masked": float(np.mean(masked)) if masked else None,
             "views": len(psnrs),
             "per_image": {"psnr": psnrs, "ssim": ssims, "psnr_foreground": fg_psnrs,
                           "foreground_fraction": fg_fractions}}

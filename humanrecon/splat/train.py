@@ -28,19 +28,24 @@ def initial_model(split, config: SplatConfig, generator: torch.Generator) -> Spl
     ``"sparse"``, ``"hull"``, or a mesh (surface samples), a point cloud or a splat file."""
     points = getattr(split, "points", None)
     has_points = points is not None and len(points) > 0
-    has_masks = bool((split.alpha < 0.5).any())
+    # images with alpha start from their visual hull; photos with object masks only when asked
+    # (--init hull): their background needs Gaussians too
+    transparent = bool((split.alpha < 0.5).any())
+    masks = split.alpha if transparent or config.init != "hull" else getattr(split, "masks", None)
+    has_masks = masks is not None and bool((masks < 0.5).any())
     if config.init == "sparse" and not has_points:
         raise InputError(f"--init sparse: the dataset in '{split.root}' has no sparse points (only COLMAP "
                          "captures do); use 'random' or a point file")
     if config.init == "hull" and not has_masks:
-        raise InputError(f"--init hull: the images of '{split.root}' have no masks (alpha is 1 everywhere)")
+        raise InputError(f"--init hull: the images of '{split.root}' have no masks (alpha is 1 everywhere and the "
+                         "capture has no mask files)")
     if config.init in ("auto", "sparse") and has_points:
         colors = getattr(split, "point_colors", None)
         return SplatModel.from_points(points.float(), None if colors is None else colors.float(),
                                       sh_degree=config.sh_degree)
     box = dataset_bounds(split)
     if config.init in ("auto", "hull") and has_masks:
-        points, colors = visual_hull_points(split.cameras, split.alpha, config.init_points, box, images=split.images,
+        points, colors = visual_hull_points(split.cameras, masks, config.init_points, box, images=split.images,
                                             generator=generator)
         if len(points):
             return SplatModel.from_points(points, colors, sh_degree=config.sh_degree)

@@ -55,6 +55,23 @@ def test_ssim_matches_scikit_image():
     assert ssim(target, target) == pytest.approx(1.0)
 
 
+def test_masked_ssim_averages_scikit_images_map_over_the_mask():
+    rng = np.random.default_rng(1)
+    target = rng.random((40, 48, 3)).astype(np.float32)
+    noisy = np.clip(target + 0.1 * rng.standard_normal(target.shape), 0, 1).astype(np.float32)
+    noisy[:, 24:] = target[:, 24:]  # the right half is exact
+    _, full = structural_similarity(noisy, target, data_range=1.0, channel_axis=-1, gaussian_weights=True,
+                                    sigma=1.5, use_sample_covariance=False, full=True)
+    mask = np.zeros((40, 48), bool)
+    mask[8:30, 6:20] = True
+    expected = full.mean(-1)[mask].mean()  # every selected centre lies 5+ pixels from the border
+    assert ssim(noisy, target, mask=mask) == pytest.approx(expected, abs=1e-5)
+    mask[:] = False
+    mask[8:30, 32:40] = True  # windows wholly inside the exact half
+    assert ssim(noisy, target, mask=mask) == pytest.approx(1.0)
+    assert ssim(noisy, target, mask=np.zeros((40, 48), bool)) is None
+
+
 def test_bad_images_raise():
     with pytest.raises(ValueError, match="differ in shape"):
         psnr(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
