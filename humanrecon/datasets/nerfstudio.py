@@ -202,3 +202,58 @@ def _read_points(json_path: Path, path: Path) -> tuple[torch.Tensor, torch.Tenso
         raise InputError(f"{path}: no points in the point cloud named by {json_path.name}")
     colors = np.asarray(cloud.colors, dtype=np.float32) if cloud.has_colors() else None
     return torch.from_numpy(points), None if colors is None else torch.from_numpy(colors)
+
+
+def write_nerfstudio(root: str | os.PathLike, images, cameras: Camera, *, masks=None,
+                     overwrite: bool = False) -> Path:
+    """Write a nerfstudio capture: ``root/images/frame_00000.png``..., optional
+    ``root/masks/frame_00000.png`` and ``root/transforms.json`` (pinhole, per-frame
+    intrinsics where they differ from the first camera's; OpenGL camera-to-world poses).
+
+    Args:
+        images: ``(N, H, W, 3)`` RGB (or ``(N, H, W, 4)`` RGBA) in ``[0, 1]``, numpy or torch.
+        cameras: :class:`Camera` of batch ``N`` and size ``W x H``.
+        masks: optional ``(N, H, W)`` object masks in ``[0, 1]``.
+        overwrite: replace existing files (else ``OutputExistsError`` names the first).
+    Returns the json's path (written last, atomically).
+    """
+    from humanrecon._validation import to_numpy
+    from humanrecon.datasets.blender import _intrinsics_dict
+    from humanrecon.errors import InputTypeError
+    from humanrecon.io.files import check_outputs, write_json
+    from humanrecon.io.images import save_image
+
+    if not isinstance(cameras, Camera):
+        raise InputTypeError(f"cameras must be a humanrecon Camera, got {type(cameras).__name__}")
+    root = Path(root)
+    pixels = to_numpy(images).astype(np.float32)
+    n = cameras.batch_size
+    if pixels.ndim != 4 or pixels.shape[:3] != (n, cameras.height, cameras.width) or pixels.shape[-1] not in (3, 4):
+        raise InputError(f"images must be (N, H, W, 3) = ({n}, {cameras.height}, {cameras.width}, 3) to match the "
+                         f"cameras, got {pixels.shape}")
+    mask_pixels = None if masks is None else to_numpy(masks).astype(np.float32)
+    if mask_pixels is not None and mask_pixels.shape != pixels.shape[:3]:
+        raise InputError(f"masks must be (N, H, W) = {pixels.shape[:3]}, got {mask_pixels.shape}")
+    names = [f"frame_{i:05d}.png" for i in range(n)]
+    image_paths = [root / "images" / name for name in names]
+    mask_paths = [] if mask_pixels is None else [root / "masks" / name for name in names]
+    json_path = root / FILENAME
+    check_outputs([json_path, *image_paths, *mask_paths], overwrite)
+    cams = cameras.to(device="cpu", dtype=torch.float64)
+    Ks = cams.K.detach().numpy()
+    c2w = cams.to_opengl_c2w().detach().numpy()
+    top = _intrinsics_dict(Ks[0], 0)
+    frames = []
+    for i in range(n):
+        save_image(image_paths[i], pixels[i])
+        frame = {"file_path": f"images/{names[i]}", "transform_matrix": c2w[i].tolist()}
+        if mask_paths:
+            save_image(mask_paths[i], np.repeat(mask_pixels[i][..., None], 3, axis=-1))
+            frame["mask_path"] = f"masks/{names[i]}"
+        own = _intrinsics_dict(Ks[i], i)
+        if own != top:
+            frame.update(own)
+        frames.append(frame)
+    write_json(json_path, {"camera_model": "PINHOLE", **top, "w": cameras.width, "h": cameras.height,
+                           "frames": frames})
+    return json_path
