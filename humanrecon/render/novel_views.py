@@ -40,7 +40,7 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
       over the object's pixels: the capture's object masks (``split.masks``, e.g. DTU's)
       where it has them, else alpha > 0.5. PSNR is one MSE over all views pooled, SSIM the
       map averaged over window centres on the object (:func:`~humanrecon.render.ssim`);
-      None without object pixels.
+      None without object pixels (photographs without masks).
     * ``views``: the number of views; ``per_image``: lists of ``psnr``, ``ssim``,
       ``psnr_foreground`` (``None`` where undefined) and ``foreground_fraction``.
 
@@ -56,6 +56,7 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
     truths = split.composite(torch.full((3,), float(background)))
     masks = getattr(split, "masks", None)
     object_mask = (split.alpha if masks is None else masks).cpu() > 0.5
+    has_object = masks is not None or not bool(object_mask.all())  # photos without masks: no object pixels
     for i in tqdm(range(len(split.cameras)), desc="evaluate", disable=not progress, leave=False):
         rendered = model.render_image(split.cameras[i], background)
         pred = rendered["rgb"].detach().cpu()
@@ -65,7 +66,7 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
         silhouettes.append(opacity > 0.5)
         psnrs.append(psnr(pred, truth))
         ssims.append(ssim(pred, truth))
-        masked_ssims.append(ssim(pred, split.images[i].cpu(), mask=object_mask[i]))
+        masked_ssims.append(ssim(pred, split.images[i].cpu(), mask=object_mask[i]) if has_object else None)
         foreground = (split.alpha[i] > 0) | (opacity > foreground_opacity)
         fg_fractions.append(float(foreground.float().mean()))
         fg_psnrs.append(psnr(pred, truth, mask=foreground) if foreground.any() else None)
@@ -81,7 +82,7 @@ def evaluate_split(model, split, out_dir: str | Path | None = None, background: 
             "psnr_foreground": float(np.mean(defined)) if defined else None,
             "foreground_fraction": float(np.mean(fg_fractions)),
             "mask_iou": mask_iou(torch.stack(silhouettes), true_mask) if not true_mask.all() else None,
-            "psnr_masked": pooled_psnr(torch.stack(predictions), split.images.cpu(), object_mask),
+            "psnr_masked": pooled_psnr(torch.stack(predictions), split.images.cpu(), object_mask) if has_object else None,
             "ssim_masked": float(np.mean(masked)) if masked else None,
             "views": len(psnrs),
             "per_image": {"psnr": psnrs, "ssim": ssims, "psnr_foreground": fg_psnrs,
