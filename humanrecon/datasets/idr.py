@@ -85,15 +85,15 @@ def _list_images(folder: Path) -> list[Path]:
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of the npz (read eagerly, so a truncated member fails here, naming the file)."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise InputError(f"{path}: not an .npz archive of arrays (a single .npy array)")
-            return {key: np.asarray(npz[key]) for key in npz.files}
-    except InputError:
-        raise
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise InputError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from exc
-    except Exception as exc:  # zlib.error, struct.error ... from a damaged member
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise InputError(f"{path}: not an .npz archive of named arrays (a single .npy array)")
+    try:
+        with npz:
+            return {key: np.asarray(npz[key]) for key in npz.files}
+    except Exception as exc:  # BadZipFile (CRC), zlib.error, ValueError, EOFError ... from a damaged member
         raise InputError(f"{path}: damaged .npz archive ({type(exc).__name__}: {exc})") from exc
 
 
