@@ -84,8 +84,8 @@ def _list_images(folder: Path) -> list[Path]:
 # --------------------------------------------------------------------------- the npz
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array of the npz (read eagerly, so a truncated member fails here, naming the file)."""
-    try:
-        npz = np.load(path, allow_pickle=False)
+    try:  # from bytes: np.load leaves the file open when the zip directory is damaged
+        npz = np.load(io.BytesIO(path.read_bytes()), allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise InputError(f"{path}: not a readable .npz archive ({type(exc).__name__}: {exc})") from exc
     if not isinstance(npz, np.lib.npyio.NpzFile):
