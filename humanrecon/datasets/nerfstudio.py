@@ -161,14 +161,14 @@ def read_nerfstudio(root: str | os.PathLike, split: str = "train", *, downscale:
     maps = [lenses[key] for key in Ks]
 
     images, alpha = read_image_stack(paths, str(json_path), downscale=downscale, size=size,
-                                     transform=lambda row, rgba: maps[row].image(rgba))
+                                     transform=lambda row, rgba: maps[row].image(rgba), frames=indices)
     masks = None
     if any("mask_path" in f for f in frames):
         missing = [i for i, f in zip(indices, frames) if not isinstance(f.get("mask_path"), str)]
         if missing:
             raise InputError(f"{json_path}: frames {missing[:5]} have no 'mask_path' while others do")
         masks = read_mask_stack([base / f["mask_path"] for f in frames], str(json_path), size,
-                                downscale=downscale, transform=lambda row, m: maps[row].mask(m))
+                                downscale=downscale, transform=lambda row, m: maps[row].mask(m), frames=indices)
 
     K = torch.from_numpy(np.stack([m.K for m in maps]))
     cameras = Camera.from_opengl_c2w(torch.from_numpy(c2w), K, *size)

@@ -185,7 +185,8 @@ def scale_cameras(cameras: Camera, scale: float, width: int | None = None, heigh
 
 
 def read_image_stack(paths: Sequence[str | os.PathLike], where: str, *, downscale: int = 1,
-                     size: tuple[int, int] | None = None, transform=None) -> tuple[torch.Tensor, torch.Tensor]:
+                     size: tuple[int, int] | None = None, transform=None,
+                     frames: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Read images of one split into ``(N, H, W, 3)`` RGB and ``(N, H, W)`` alpha, float32.
 
     Args:
@@ -195,7 +196,9 @@ def read_image_stack(paths: Sequence[str | os.PathLike], where: str, *, downscal
         size: the expected full-resolution ``(W, H)`` (e.g. from the format's intrinsics);
             None: the first image's size, and every other image must match it.
         transform: optional ``f(index, rgba (H, W, 4) numpy float32) -> rgba`` run at full
-            resolution before downscaling (undistortion).
+            resolution before downscaling (undistortion); ``index`` is the row in ``paths``.
+        frames: the dataset's own frame number of each path, for error messages
+            (default: the row).
     Raises:
         MissingFileError: an image is missing (names it and its frame).
         InputError: an image of another size (names both).
@@ -203,15 +206,15 @@ def read_image_stack(paths: Sequence[str | os.PathLike], where: str, *, downscal
     factor = _as_factor(downscale)
     images = alpha = None
     for row, path in enumerate(paths):
-        path = Path(path)
+        path, frame = Path(path), row if frames is None else frames[row]
         if not path.is_file():
-            raise MissingFileError(f"{where}: image of frame {row} not found: '{path}'")
+            raise MissingFileError(f"{where}: image of frame {frame} not found: '{path}'")
         rgba = load_rgba(path)
         found = (rgba.shape[1], rgba.shape[0])
         if size is None:
             size = found
         elif found != tuple(size):
-            raise InputError(f"{where}: frame {row} image '{path}' is {found[0]}x{found[1]} but the capture's "
+            raise InputError(f"{where}: frame {frame} image '{path}' is {found[0]}x{found[1]} but the capture's "
                              f"camera (or its first image) is {size[0]}x{size[1]} (WxH)")
         if transform is not None:
             rgba = transform(row, rgba)
@@ -227,24 +230,25 @@ def read_image_stack(paths: Sequence[str | os.PathLike], where: str, *, downscal
 
 
 def read_mask_stack(paths: Sequence[str | os.PathLike], where: str, size: tuple[int, int], *,
-                    downscale: int = 1, transform=None) -> torch.Tensor:
+                    downscale: int = 1, transform=None, frames: Sequence[int] | None = None) -> torch.Tensor:
     """Read object masks (any 8/16-bit image; white = object; RGB is averaged, an alpha
     channel is used where present) into ``(N, H, W)`` float32 in ``[0, 1]``.
 
     Args:
         size: the images' full-resolution ``(W, H)``: every mask must have it.
         transform: optional ``f(index, mask (H, W) numpy float32) -> mask`` at full resolution.
+        frames: the dataset's frame number of each path, for error messages (default: the row).
     Raises:
         MissingFileError / InputError naming the file and the frame.
     """
     out = []
     for row, path in enumerate(paths):
-        path = Path(path)
+        path, frame = Path(path), row if frames is None else frames[row]
         if not path.is_file():
-            raise MissingFileError(f"{where}: mask of frame {row} not found: '{path}'")
+            raise MissingFileError(f"{where}: mask of frame {frame} not found: '{path}'")
         rgba = load_rgba(path)
         if (rgba.shape[1], rgba.shape[0]) != tuple(size):
-            raise InputError(f"{where}: frame {row} mask '{path}' is {rgba.shape[1]}x{rgba.shape[0]} but its image "
+            raise InputError(f"{where}: frame {frame} mask '{path}' is {rgba.shape[1]}x{rgba.shape[0]} but its image "
                              f"is {size[0]}x{size[1]} (WxH)")
         has_alpha = bool((rgba[..., 3] < 1).any())
         mask = rgba[..., 3] if has_alpha else rgba[..., :3].mean(axis=-1)
