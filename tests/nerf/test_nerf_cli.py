@@ -93,7 +93,12 @@ def test_mesh_writes_a_mesh_and_picture(run, tmp_path, capsys):
 
 def test_errors_name_the_problem(run, tiny_views, tmp_path, capsys):
     assert main(["nerf", "train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"), *SMALL]) == 2
-    assert "transforms_train.json" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "dataset not found" in err and "nowhere" in err
+    (tmp_path / "empty").mkdir()
+    assert main(["nerf", "train", str(tmp_path / "empty"), "--out", str(tmp_path / "r"), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "not a dataset" in err and "transforms_train.json" in err and "cameras_sphere.npz" in err
     assert main(["nerf", "mesh", str(tmp_path), "--out", str(tmp_path / "x.ply")]) == 2
     assert "model.pt" in capsys.readouterr().err
     if not torch.cuda.is_available():
