@@ -15,15 +15,7 @@
   ``default_body`` (the open body coloured by part).
 """
 
-from humanrecon.datasets.blender import (
-    BlenderSplit,
-    downscale_rgba,
-    output_paths,
-    read_blender,
-    scale_cameras,
-    transforms_path,
-    write_blender,
-)
+from humanrecon.datasets.blender import output_paths, read_blender, transforms_path, write_blender
 from humanrecon.datasets.colmap import (
     ColmapCamera,
     ColmapScene,
@@ -31,7 +23,7 @@ from humanrecon.datasets.colmap import (
     write_colmap_binary,
     write_colmap_text,
 )
-from humanrecon.datasets.split import ViewSplit, holdout_indices
+from humanrecon.datasets.split import BlenderSplit, ViewSplit, downscale_rgba, holdout_indices, scale_cameras
 from humanrecon.datasets.views import is_colmap, read_colmap_views, read_views
 from humanrecon.datasets.synthetic import (
     bounding_sphere,

@@ -38,7 +38,7 @@ from humanrecon.errors import InputError, InputTypeError, MissingFileError
 from humanrecon.io.files import check_outputs, write_json
 from humanrecon.io.images import load_rgba, save_image
 from humanrecon.geometry.camera import Camera, intrinsics_from_focal
-from humanrecon.datasets.split import BlenderSplit, ViewSplit, _as_factor, downscale_rgba, scale_cameras  # noqa: F401
+from humanrecon.datasets.split import BlenderSplit, _as_factor, downscale_rgba, scale_cameras
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".exr", ".tif", ".tiff", ".bmp", ".webp")
 _INTRINSIC_KEYS = ("camera_angle_x", "camera_angle_y", "fl_x", "fl_y", "cx", "cy", "w", "h")

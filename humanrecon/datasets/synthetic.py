@@ -20,7 +20,8 @@ import torch
 from humanrecon._validation import to_numpy
 from humanrecon.errors import InputError
 from humanrecon.io.files import check_outputs
-from humanrecon.datasets.blender import downscale_rgba, output_paths, scale_cameras, write_blender
+from humanrecon.datasets.blender import output_paths, write_blender
+from humanrecon.datasets.split import downscale_rgba, scale_cameras
 from humanrecon.geometry.camera import Camera
 
 LIGHT_DIR = (0.3, 0.8, 0.5)  # world direction *towards* the light: above, right, in front (+z)

@@ -18,7 +18,7 @@ import torch
 import trimesh
 
 from humanrecon.cli import main
-from humanrecon.datasets.blender import BlenderSplit
+from humanrecon.datasets.split import BlenderSplit
 from humanrecon.dvr.evaluate import extract_dvr_mesh, mesh_report
 from humanrecon.render.novel_views import evaluate_split
 from humanrecon.dvr.model import DVRModel
