@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from humanrecon.datasets.split import (HOLDOUT_EVERY, ViewSplit, _as_factor, downscale_mask, downscale_rgba,
+from humanrecon.datasets.split import (HOLDOUT_EVERY, ViewSplit, _as_factor, check_image_count, downscale_mask, downscale_rgba,
                                        holdout_indices, holdout_rule, scale_cameras)
 from humanrecon.errors import InputError, InputTypeError, MissingFileError
 from humanrecon.geometry.camera import Camera
@@ -277,12 +277,7 @@ def read_idr(
     n = _view_count(path, arrays)
     folder = _image_folder(root, path)
     files = _list_images(folder)
-    if len(files) < n:
-        raise MissingFileError(f"{path}: {n} views but '{folder}' holds {len(files)} images: "
-                               f"frame {len(files)} has no image")
-    if len(files) > n:
-        raise InputError(f"{path}: {n} views but '{folder}' holds {len(files)} images "
-                         f"(first without a camera: frame {n}, '{files[n].name}')")
+    check_image_count(path, n, folder, files, "views")
     mask_files = None
     if (root / MASK_FOLDER).is_dir():
         mask_files = _list_images(root / MASK_FOLDER)

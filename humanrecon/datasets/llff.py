@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from humanrecon.datasets.split import (HOLDOUT_EVERY, ViewSplit, _as_factor, downscale_rgba, holdout_indices,
+from humanrecon.datasets.split import (HOLDOUT_EVERY, ViewSplit, _as_factor, check_image_count, downscale_rgba, holdout_indices,
                                        holdout_rule, scale_cameras)
 from humanrecon.errors import InputError, InputTypeError, MissingFileError
 from humanrecon.geometry.camera import Camera, intrinsics_from_focal
@@ -175,12 +175,7 @@ def read_llff(
     n = data.shape[0]
     folder, prescaled = _image_folder(root, factor)
     files = list_images(folder)
-    if len(files) < n:
-        raise MissingFileError(f"{poses_path}: {n} poses but '{folder}' holds {len(files)} images: "
-                               f"frame {len(files)} has no image")
-    if len(files) > n:
-        raise InputError(f"{poses_path}: {n} poses but '{folder}' holds {len(files)} images "
-                         f"(first without a pose: frame {n}, '{files[n].name}')")
+    check_image_count(poses_path, n, folder, files, "poses")
 
     cameras = _cameras_from_rows(data)
     h, w = cameras.height, cameras.width

@@ -127,6 +127,21 @@ def holdout_rule(holdout_every: int = HOLDOUT_EVERY) -> str:
 
 
 # --------------------------------------------------------------------------- image helpers
+def check_image_count(where, n: int, folder, files: Sequence[Path], what: str = "views") -> None:
+    """One image per view: ``files`` (sorted, in ``folder``) must number ``n``.
+
+    Raises:
+        MissingFileError: fewer (names the first frame without an image).
+        InputError: more (names the first image without a camera).
+    """
+    if len(files) < n:
+        raise MissingFileError(f"{where}: {n} {what} but '{folder}' holds {len(files)} images: "
+                               f"frame {len(files)} has no image")
+    if len(files) > n:
+        raise InputError(f"{where}: {n} {what} but '{folder}' holds {len(files)} images "
+                         f"(first without a camera: frame {n}, '{Path(files[n]).name}')")
+
+
 def _as_factor(factor) -> int:
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
         raise InputError(f"downscale factor must be an integer >= 1, got {factor!r}")
