@@ -1,35 +1,49 @@
-"""COLMAP sparse models: ``cameras``, ``images`` and ``points3D`` as ``.txt`` or ``.bin``.
+"""COLMAP sparse models (``cameras``, ``images``, ``points3D``; ``.txt`` or ``.bin``), read
+and written with `pycolmap <https://colmap.github.io/pycolmap/>`_.
 
-Layout (what ``colmap mapper`` / ``image_undistorter`` write)::
+Layout (what ``colmap mapper`` / ``image_undistorter`` and :func:`~humanrecon.datasets.sfm.run_sfm`
+write)::
 
-    folder/cameras.bin  images.bin  points3D.bin     (or the .txt variants)
-    folder/sparse/0/cameras.bin ...                  (a dataset root is searched too)
+    folder/cameras.bin  images.bin  points3D.bin  [rigs.bin  frames.bin]   (or the .txt variants)
+    folder/sparse/0/cameras.bin ...                   (a dataset root is searched too)
 
 Frames and units
 ----------------
-* COLMAP's ``qvec = (qw, qx, qy, qz)`` (Hamilton, unit) and ``tvec`` already are
-  world-to-camera in OpenCV axes (x right, y down, z forward): ``x_cam = R(qvec) x + tvec``,
+* COLMAP's ``cam_from_world`` (quaternion ``(qw, qx, qy, qz)``, Hamilton, and ``tvec``) already
+  is world-to-camera in OpenCV axes (x right, y down, z forward): ``x_cam = R(q) x + t``,
   exactly :class:`~humanrecon.geometry.camera.Camera`'s ``R``, ``t``. World units are the
   reconstruction's (arbitrary scale unless the model was geo-registered).
-* COLMAP puts the centre of the top-left pixel at ``(0.5, 0.5)``, the same convention as
+* COLMAP puts the centre of the top-left pixel at ``(0.5, 0.5)``, the convention of
   :class:`Camera`, so the principal point is used unchanged.
-* Camera models read: ``SIMPLE_PINHOLE (f, cx, cy)``, ``PINHOLE (fx, fy, cx, cy)``,
-  ``SIMPLE_RADIAL (f, cx, cy, k)``, ``RADIAL (f, cx, cy, k1, k2)``, ``OPENCV (fx, fy, cx, cy,
-  k1, k2, p1, p2)``. Only the pinhole intrinsics are used: distortion is ignored (with a
-  warning when non-zero), so the images are expected undistorted (``colmap
-  image_undistorter`` writes PINHOLE cameras for them). Fisheye and other models are an error.
-* Images are ordered by name (COLMAP's ids are arbitrary). 2D keypoints and point tracks
-  are skipped when reading and written empty.
+* Camera models read: ``SIMPLE_PINHOLE``, ``PINHOLE`` and the distorted ``SIMPLE_RADIAL``,
+  ``RADIAL``, ``OPENCV``, ``FULL_OPENCV`` (rational terms ``k4..k6`` zero) and
+  ``OPENCV_FISHEYE``. :func:`read_colmap_views` undistorts the photos of distorted cameras
+  once, on reading (:mod:`humanrecon.datasets.undistort`), so trainers see pinhole cameras;
+  :attr:`ColmapScene.cameras` is the pinhole part of each camera (a warning names the
+  distorted ones). Other models are an error.
+* Images are ordered by name (COLMAP's ids are arbitrary); images without a pose
+  (unregistered) are skipped. 2D keypoints and point tracks are not kept.
+
+Why a little byte-walking remains
+---------------------------------
+pycolmap (4.2) reads a binary file trusting its counts: a count larger than the file (a
+damaged or foreign file) makes it loop for hours, a truncated image name loops forever,
+and a truncated file reads as zeros without an error. Binary files are therefore checked
+for their record layout (counts and lengths only, one pass) before pycolmap reads them. An
+error pycolmap raises is re-read file by file to name the file that caused it.
 
 Every reader error is one :class:`~humanrecon.errors.InputError` naming the file (and the
-line for text files); missing files are :class:`~humanrecon.errors.MissingFileError`.
+camera or image); missing files are :class:`~humanrecon.errors.MissingFileError`.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import shutil
 import struct
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,23 +52,25 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from humanrecon._validation import reader, to_numpy
+from humanrecon._validation import to_numpy
+from humanrecon.datasets.split import HOLDOUT_EVERY, ViewSplit, holdout_indices, holdout_rule, read_image_stack, scale_cameras
 from humanrecon.errors import InputError, MissingFileError
-from humanrecon.datasets.split import HOLDOUT_EVERY, BlenderSplit, downscale_rgba, holdout_indices, scale_cameras
 from humanrecon.geometry.camera import Camera
-from humanrecon.io.images import load_rgba
-from humanrecon.io.files import atomic_write, check_outputs
+from humanrecon.io.files import check_outputs
 
-#: COLMAP camera models: name -> (model id, number of parameters).
-CAMERA_MODELS = {
-    "SIMPLE_PINHOLE": (0, 3), "PINHOLE": (1, 4), "SIMPLE_RADIAL": (2, 4), "RADIAL": (3, 5), "OPENCV": (4, 8),
-    "OPENCV_FISHEYE": (5, 8), "FULL_OPENCV": (6, 12), "FOV": (7, 5), "SIMPLE_RADIAL_FISHEYE": (8, 4),
-    "RADIAL_FISHEYE": (9, 5), "THIN_PRISM_FISHEYE": (10, 12), "RAD_TAN_THIN_PRISM_FISHEYE": (11, 16),
+#: COLMAP model -> (the :mod:`.undistort` model, indices of its coefficients in ``params``)
+LENSES = {
+    "SIMPLE_PINHOLE": ("PINHOLE", ()), "PINHOLE": ("PINHOLE", ()),
+    "SIMPLE_RADIAL": ("OPENCV", (3,)), "RADIAL": ("OPENCV", (3, 4)),
+    "OPENCV": ("OPENCV", (4, 5, 6, 7)), "FULL_OPENCV": ("OPENCV", (4, 5, 6, 7, 8)),
+    "OPENCV_FISHEYE": ("OPENCV_FISHEYE", (4, 5, 6, 7)),
 }
-#: The models :func:`read_colmap` turns into pinhole cameras.
-SUPPORTED_MODELS = ("SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL", "RADIAL", "OPENCV")
-_MODEL_NAMES = {model_id: name for name, (model_id, _) in CAMERA_MODELS.items()}
+#: the camera models :func:`read_colmap` accepts
+SUPPORTED_MODELS = tuple(LENSES)
+_ONE_FOCAL = ("SIMPLE_PINHOLE", "SIMPLE_RADIAL", "RADIAL")
 _FILES = ("cameras", "images", "points3D")
+#: every file of a model, in the order each depends on the ones before
+_ALL_FILES = ("cameras", "rigs", "frames", "images", "points3D")
 
 
 # --------------------------------------------------------------------------- data
@@ -73,19 +89,35 @@ class ColmapCamera:
     def pinhole(self) -> tuple[float, float, float, float]:
         """``(fx, fy, cx, cy)`` in pixels (distortion dropped)."""
         p = self.params
-        if self.model in ("PINHOLE", "OPENCV"):
-            return p[0], p[1], p[2], p[3]
-        return p[0], p[0], p[1], p[2]
+        if self.model in _ONE_FOCAL:
+            return p[0], p[0], p[1], p[2]
+        return p[0], p[1], p[2], p[3]
 
     @property
     def distortion(self) -> tuple[float, ...]:
         """The distortion parameters (empty for the pinhole models)."""
-        return self.params[{"PINHOLE": 4, "OPENCV": 4}.get(self.model, 3):]
+        return self.params[3 if self.model in _ONE_FOCAL else 4:]
 
     def K(self) -> np.ndarray:
         """Intrinsics ``(3, 3)`` float64, pixels."""
         fx, fy, cx, cy = self.pinhole()
         return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+    def lens(self, where: str = "COLMAP camera") -> tuple[str, np.ndarray]:
+        """``(model, coefficients)`` for :func:`~humanrecon.datasets.undistort.undistorter`.
+
+        Raises:
+            InputError: a model without an undistortion here, or ``FULL_OPENCV`` with
+                non-zero rational terms ``k4..k6`` (``where`` names the file and camera).
+        """
+        if self.model not in LENSES:
+            raise InputError(f"{where}: the {self.model} camera model is not supported "
+                             f"(supported: {', '.join(SUPPORTED_MODELS)})")
+        if self.model == "FULL_OPENCV" and any(self.params[9:12]):
+            raise InputError(f"{where}: FULL_OPENCV rational terms k4, k5, k6 = {list(self.params[9:12])} are not "
+                             "supported (only k1, k2, p1, p2, k3); undistort with colmap image_undistorter first")
+        model, idx = LENSES[self.model]
+        return model, np.array([self.params[i] for i in idx], dtype=np.float64)
 
 
 @dataclass
@@ -103,7 +135,7 @@ class ColmapScene:
         colors: ``(P, 3)`` float32 point colours RGB in ``[0, 1]`` (8-bit in the files).
         point_ids: ``(P,)`` int64 COLMAP point ids.
         point_errors: ``(P,)`` float64 mean reprojection errors (pixels).
-        folder: the folder read (None for a scene made in memory).
+        folder: the model folder read (None for a scene made in memory).
     """
 
     names: list[str]
@@ -146,7 +178,7 @@ class ColmapScene:
 
     @property
     def Ks(self) -> np.ndarray:
-        """``(N, 3, 3)`` float64 pinhole intrinsics per image (pixels)."""
+        """``(N, 3, 3)`` float64 pinhole intrinsics per image (pixels; distortion dropped)."""
         return np.stack([self.intrinsics[c].K() for c in self.camera_ids.tolist()]).reshape(-1, 3, 3)
 
     @property
@@ -158,11 +190,17 @@ class ColmapScene:
     def cameras(self) -> Camera:
         """All images as one float32 :class:`Camera` batch ``N`` (OpenCV, world-to-camera).
 
+        The pinhole part of each camera: lens distortion is not applied (a warning names
+        distorted cameras; :func:`read_colmap_views` undistorts the photos instead).
         Raises :class:`InputError` if the images differ in size (use :meth:`camera`)."""
         sizes = {tuple(s) for s in self.sizes.tolist()}
         if len(sizes) != 1:
             raise InputError(f"{self.folder or 'COLMAP scene'}: images have different sizes {sorted(sizes)} (WxH); "
                              "one Camera batch needs one size: use scene.camera(i) per image")
+        distorted = sorted(c for c in set(self.camera_ids.tolist()) if any(self.intrinsics[c].distortion))
+        if distorted:
+            warnings.warn(f"{self.folder or 'COLMAP scene'}: scene.cameras drops the lens distortion of cameras "
+                          f"{distorted[:10]}; read_colmap_views undistorts the images", stacklevel=2)
         width, height = sizes.pop()
         return Camera(self.Ks, self.rotations, self.tvecs, int(width), int(height), dtype=torch.float32)
 
@@ -200,7 +238,7 @@ class ColmapScene:
 # --------------------------------------------------------------------------- rotations
 def qvec_to_rotmat(qvec) -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` from COLMAP quaternions ``(..., 4)`` (w, x, y, z),
-    normalised first (Hamilton convention, as COLMAP's ``qvec2rotmat``)."""
+    normalised first (Hamilton convention, as COLMAP)."""
     q = np.asarray(qvec, dtype=np.float64)
     w, x, y, z = np.moveaxis(q / np.linalg.norm(q, axis=-1, keepdims=True), -1, 0)
     return np.stack([
@@ -211,19 +249,18 @@ def qvec_to_rotmat(qvec) -> np.ndarray:
 
 
 def rotmat_to_qvec(R) -> np.ndarray:
-    """COLMAP quaternions ``(..., 4)`` (w, x, y, z), ``w >= 0``, from rotations ``(..., 3, 3)``."""
+    """COLMAP quaternions ``(..., 4)`` (w, x, y, z), ``w >= 0``, from rotations ``(..., 3, 3)``
+    (pycolmap's ``Rotation3d``). Raises :class:`InputError` when ``R`` is not a rotation."""
+    import pycolmap
+
     R = np.asarray(R, dtype=np.float64)
     if not np.allclose(R @ np.swapaxes(R, -1, -2), np.eye(3), atol=1e-5) or np.any(np.linalg.det(R) <= 0):
         raise InputError("cameras: R is not a rotation (orthonormal, det +1); COLMAP cannot store it")
     flat = R.reshape(-1, 3, 3)
     out = np.empty((len(flat), 4))
-    for i, m in enumerate(flat):  # the largest-eigenvalue eigenvector of Bar-Itzhack's K (COLMAP's rotmat2qvec)
-        (xx, yx, zx), (xy, yy, zy), (xz, yz, zz) = m  # COLMAP's names for R.flat
-        k = np.array([[xx - yy - zz, 0, 0, 0], [yx + xy, yy - xx - zz, 0, 0], [zx + xz, zy + yz, zz - xx - yy, 0],
-                      [yz - zy, zx - xz, xy - yx, xx + yy + zz]]) / 3.0
-        values, vectors = np.linalg.eigh(k)
-        q = vectors[[3, 0, 1, 2], np.argmax(values)]
-        out[i] = -q if q[0] < 0 else q
+    for i, m in enumerate(flat):
+        x, y, z, w = pycolmap.Rotation3d(np.ascontiguousarray(m)).quat
+        out[i] = (w, x, y, z) if w >= 0 else (-w, -x, -y, -z)
     return out.reshape(*R.shape[:-2], 4)
 
 
@@ -246,358 +283,369 @@ def read_colmap(folder: str | os.PathLike) -> ColmapScene:
     """Read a COLMAP sparse model (text or binary) from ``folder`` (or its ``sparse/0``).
 
     Returns a :class:`ColmapScene`: ``scene.cameras`` is the :class:`Camera` batch (one per
-    image, ordered by name, OpenCV world-to-camera, float32), ``scene.names``,
-    ``scene.sizes``, ``scene.points (P, 3)`` and ``scene.colors (P, 3)`` in ``[0, 1]``.
-    Distortion parameters are ignored (a warning names the cameras with non-zero ones):
-    undistorted images are expected.
+    registered image, ordered by name, OpenCV world-to-camera, float32; the pinhole part of
+    distorted cameras), ``scene.names``, ``scene.sizes``, ``scene.intrinsics`` (with the
+    distortion), ``scene.points (P, 3)`` and ``scene.colors (P, 3)`` in ``[0, 1]``.
 
     Raises:
         MissingFileError: no model there, or one of its three files is missing.
-        InputError: a malformed file (names the file and line or byte offset), an
-            unsupported camera model, an image naming an unknown camera, no images,
-            NaN/inf values or a zero-length quaternion.
+        InputError: a malformed or truncated file, an unsupported camera model, a camera
+            with a focal length <= 0 or its principal point outside the image, an image
+            naming an unknown camera, a pose that is not a rotation (zero or NaN
+            quaternion), NaN/inf points, or no registered images. The message names the
+            file, and the camera or image.
     """
     model, ext = find_model(folder)
-    paths = {name: model / f"{name}{ext}" for name in _FILES}
-    for path in paths.values():
-        if not path.is_file():
-            raise MissingFileError(f"{path}: missing from the COLMAP model in '{model}' (it has cameras{ext})")
-    if ext == ".txt":
-        cameras = _read_cameras_text(paths["cameras"])
-        images = _read_images_text(paths["images"])
-        points = _read_points_text(paths["points3D"])
+    return _read(model, ext)
+
+
+def _paths(model: Path, ext: str) -> dict[str, Path]:
+    paths = {name: model / f"{name}{ext}" for name in _ALL_FILES}
+    for name in _FILES:
+        if not paths[name].is_file():
+            raise MissingFileError(f"{paths[name]}: missing from the COLMAP model in '{model}' (it has cameras{ext})")
+    return {name: path for name, path in paths.items() if path.is_file()}
+
+
+def _read(model: Path, ext: str) -> ColmapScene:
+    paths = _paths(model, ext)
+    if ext == ".bin":
+        for kind, path in paths.items():
+            _check_layout(kind, path)
     else:
-        cameras = _read_cameras_binary(paths["cameras"])
-        images = _read_images_binary(paths["images"])
-        points = _read_points_binary(paths["points3D"])
-    return _assemble(model, paths, cameras, images, points)
+        _check_text_names(paths["images"])
+    try:
+        rec = _read_folder(model, ext)
+    except Exception as exc:  # pycolmap raises ValueError, IndexError, RuntimeError, MemoryError
+        raise _culprit(model, ext, paths, exc) from exc
+    return _scene(model, paths, rec)
 
 
-def _assemble(model: Path, paths: dict[str, Path], cameras: dict[int, ColmapCamera], images: list[tuple],
-              points: tuple[np.ndarray, ...]) -> ColmapScene:
-    if not images:
-        raise InputError(f"{paths['images']}: no images in the COLMAP model")
-    for image_id, _, _, camera_id, name in images:
-        if camera_id not in cameras:
-            raise InputError(f"{paths['images']}: image {image_id} ('{name}') names camera {camera_id}, which "
-                             f"{paths['cameras']} does not define (cameras: {sorted(cameras)[:10]})")
-    images = sorted(images, key=lambda im: (im[4], im[0]))
-    distorted = [cid for cid, cam in sorted(cameras.items()) if any(v != 0 for v in cam.distortion)]
-    if distorted:
-        warnings.warn(f"{paths['cameras']}: distortion parameters of cameras {distorted[:10]} are ignored; "
-                      "humanrecon expects undistorted images (colmap image_undistorter)", stacklevel=3)
-    ids, xyz, rgb, errors = points
-    return ColmapScene(names=[im[4] for im in images], image_ids=[im[0] for im in images],
-                       camera_ids=[im[3] for im in images], qvecs=np.array([im[1] for im in images]),
-                       tvecs=np.array([im[2] for im in images]), intrinsics=cameras,
-                       points=xyz.astype(np.float32), colors=(rgb.astype(np.float32) / 255.0), point_ids=ids,
-                       point_errors=errors, folder=model)
+#: what each text file's record holds, for messages
+_RECORDS = {"cameras": "CAMERA_ID MODEL WIDTH HEIGHT PARAMS[]",
+            "images": "IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME, then a line of POINTS2D[] as (X, Y, POINT3D_ID)",
+            "points3D": "POINT3D_ID X Y Z R G B ERROR TRACK[] as (IMAGE_ID, POINT2D_IDX)",
+            "rigs": "RIG_ID NUM_SENSORS REF_SENSOR_TYPE REF_SENSOR_ID ...",
+            "frames": "FRAME_ID RIG_ID RIG_FROM_WORLD[QW QX QY QZ TX TY TZ] NUM_DATA_IDS DATA_IDS[]"}
+#: pycolmap's failed checks (pattern) -> what they mean, in words
+_REASONS = (
+    (r"VerifyParams", "the number of parameters does not match the camera model"),
+    (r"Camera model does not exist", "unknown camera model (COLMAP's models: SIMPLE_PINHOLE, PINHOLE, "
+                                     "SIMPLE_RADIAL, RADIAL, OPENCV, OPENCV_FISHEYE, FULL_OPENCV, ...)"),
+    (r"Name\(\)", "the image has no name"),
+    (r"emplace", "its id appears more than once"),
+    (r"Rig with ID (\d+) does not exist", r"it names camera \1, which the cameras file does not define"),
+    (r"Camera with ID (\d+) does not exist", r"it names camera \1, which the cameras file does not define"),
+    (r"Image with ID (\d+) does not exist", r"its track names image \1, which the images file does not define"),
+    (r"range_check|out of range", "its track names a 2D point its image does not have"),
+    (r"line_stream", "a field is missing or is not a number"),
+)
 
 
-def _camera(path: Path, where: str, camera_id: int, model: str, width: int, height: int,
-            params: Sequence[float]) -> ColmapCamera:
-    """Check one camera; ``where`` is ``line N`` or ``camera N`` for the message."""
-    if model not in CAMERA_MODELS:
-        raise InputError(f"{path}: {where}: unknown camera model '{model}' (COLMAP models: {', '.join(CAMERA_MODELS)})")
-    if model not in SUPPORTED_MODELS:
-        raise InputError(f"{path}: {where}: camera {camera_id} uses the {model} model, which is not supported "
-                         f"(supported: {', '.join(SUPPORTED_MODELS)}); undistort the images first "
-                         "(colmap image_undistorter writes PINHOLE cameras)")
-    count = CAMERA_MODELS[model][1]
-    if len(params) != count:
-        raise InputError(f"{path}: {where}: a {model} camera has {count} parameters, got {len(params)}")
-    if width <= 0 or height <= 0:
-        raise InputError(f"{path}: {where}: camera {camera_id} has image size {width}x{height}; both must be > 0")
-    cam = ColmapCamera(model, int(width), int(height), tuple(float(v) for v in params))
-    fx, fy, cx, cy = cam.pinhole()
-    if not all(math.isfinite(v) for v in cam.params) or fx <= 0 or fy <= 0:
-        raise InputError(f"{path}: {where}: camera {camera_id} has invalid parameters {list(cam.params)} "
-                         "(need finite values and focal lengths > 0)")
-    return cam
+def _check_text_names(path: Path) -> None:
+    """InputError naming the line of an image whose name holds white space: COLMAP's text
+    reader keeps only the name's first word, so the photo would silently not be found."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a COLMAP text file ({exc})") from exc
+    number, pose_line = 0, True
+    while number < len(lines):
+        text = lines[number].strip()
+        number += 1
+        if pose_line and (not text or text.startswith("#")):
+            continue
+        if pose_line and len(text.split()) > 10:
+            name = text.split(maxsplit=9)[9]
+            raise InputError(f"{path}: line {number}: image name '{name}' holds white space, which COLMAP's text "
+                             f"format cannot hold (COLMAP reads it as '{name.split()[0]}'); use the binary format")
+        pose_line = not pose_line
 
 
-def _image(path: Path, where: str, image_id: int, qvec, tvec, camera_id: int, name: str) -> tuple:
-    q, t = np.asarray(qvec, dtype=np.float64), np.asarray(tvec, dtype=np.float64)
-    if not (np.isfinite(q).all() and np.isfinite(t).all()):
-        raise InputError(f"{path}: {where}: image {image_id} ('{name}') has NaN or infinite qvec/tvec")
-    norm = np.linalg.norm(q)
-    if norm < 1e-12:
-        raise InputError(f"{path}: {where}: image {image_id} ('{name}') has a zero-length quaternion")
-    if not name:
-        raise InputError(f"{path}: {where}: image {image_id} has an empty name")
-    return int(image_id), q / norm, t, int(camera_id), name
+def _message(exc: BaseException, kind: str | None = None) -> str:
+    """pycolmap's error in words (its failed check translated where known)."""
+    text = re.sub(r"^\[[\w.]+:\d+\]\s*", "", str(exc).strip()).splitlines()
+    raw = (text[0] if text else type(exc).__name__)[:300]
+    for pattern, meaning in _REASONS:
+        found = re.search(pattern, raw)
+        if found:
+            words = found.expand(meaning)
+            if kind in _RECORDS and "field" in words:
+                words += f"; expected {_RECORDS[kind]}"
+            return words
+    return raw
 
 
-def _points(path: Path, ids, xyz, rgb, errors) -> tuple[np.ndarray, ...]:
-    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-    xyz = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+def _culprit(model: Path, ext: str, paths: dict[str, Path], exc: BaseException) -> InputError:
+    """The error of the first file that fails when the model is read one more file at a
+    time (the files after it empty), naming that file."""
+
+    present = [kind for kind in _ALL_FILES if kind in paths]
+    empty = b"\x00" * 8 if ext == ".bin" else b""
+    with tempfile.TemporaryDirectory(prefix="humanrecon-colmap-") as tmp:
+        for stage, kind in enumerate(present):
+            for other in present:
+                target = Path(tmp) / f"{other}{ext}"
+                target.unlink(missing_ok=True)
+                if present.index(other) <= stage:
+                    shutil.copyfile(paths[other], target)
+                elif other in _FILES:
+                    target.write_bytes(empty)
+            try:
+                _read_folder(tmp, ext)
+            except Exception as inner:  # noqa: BLE001 - as in _read
+                line = _first_bad_line(Path(tmp) / f"{kind}{ext}", paths[kind]) if ext == ".txt" else None
+                at = f": line {line} {_line_text(paths[kind], line)!r}" if line else ""
+                return InputError(f"{paths[kind]}{at}: not a valid COLMAP {kind} file: {_message(inner, kind)}")
+    return InputError(f"{model}: COLMAP cannot read this model: {_message(exc)}")
+
+
+def _read_folder(folder, ext: str):
+    import pycolmap
+
+    rec = pycolmap.Reconstruction()
+    (rec.read_binary if ext == ".bin" else rec.read_text)(str(folder))
+    return rec
+
+
+def _line_text(path: Path, line: int) -> str:
+    text = path.read_bytes().splitlines()[line - 1].decode("utf-8", "replace").strip()
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _first_bad_line(staged: Path, source: Path) -> int | None:
+    """The 1-based line of ``source`` (a text file of a model staged at ``staged``, which
+    pycolmap fails to read) from which on its prefix no longer reads: found by bisection
+    over prefixes, so a handful of reads. None if even the whole file reads alone."""
+    lines = source.read_bytes().splitlines(keepends=True)
+
+    def reads(count: int) -> bool:
+        staged.write_bytes(b"".join(lines[:count]))
+        try:
+            _read_folder(staged.parent, ".txt")
+        except Exception:  # noqa: BLE001 - any pycolmap failure means "does not read"
+            return False
+        return True
+
+    lo, hi = 0, len(lines)  # the prefix of lo lines reads; of hi lines does not
+    if reads(hi):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if reads(mid) else (lo, mid)
+    return hi
+
+
+def _scene(model: Path, paths: dict[str, Path], rec) -> ColmapScene:
+    where = paths["cameras"]
+    cameras = {int(cid): ColmapCamera(cam.model.name, int(cam.width), int(cam.height),
+                                      tuple(float(v) for v in cam.params)) for cid, cam in rec.cameras.items()}
+    names, image_ids, camera_ids, qvecs, tvecs = [], [], [], [], []
+    for image_id, image in sorted(rec.images.items(), key=lambda item: (item[1].name, item[0])):
+        if not image.has_pose:
+            continue
+        label = f"image {image_id} ('{image.name}')"
+        if int(image.camera_id) not in cameras:
+            raise InputError(f"{paths['images']}: {label} names camera {image.camera_id}, which {where} does not "
+                             f"define (cameras: {sorted(cameras)[:10]})")
+        pose = image.cam_from_world()
+        x, y, z, w = np.asarray(pose.rotation.quat, dtype=np.float64)
+        q, t = np.array([w, x, y, z]), np.asarray(pose.translation, dtype=np.float64)
+        if not (np.isfinite(q).all() and np.isfinite(t).all()):
+            raise InputError(f"{paths['images']}: {label} has a NaN or infinite pose (qvec {q.tolist()}, "
+                             f"tvec {t.tolist()})")
+        if np.linalg.norm(q) < 1e-12:
+            raise InputError(f"{paths['images']}: {label} has a zero-length quaternion: its pose is not a rotation")
+        names.append(image.name)
+        image_ids.append(image_id)
+        camera_ids.append(int(image.camera_id))
+        qvecs.append(q / np.linalg.norm(q))
+        tvecs.append(t)
+    if not names:
+        raise InputError(f"{model}: the COLMAP model has no registered images ({len(rec.images)} images in "
+                         f"{paths['images'].name}, none with a pose)")
+    users = {}
+    for name, cid in zip(names, camera_ids):
+        users.setdefault(cid, name)
+    for cid in sorted(users):
+        _check_camera(where, cid, cameras[cid], users[cid])
+
+    n = rec.num_points3D()
+    ids, xyz = np.empty(n, dtype=np.int64), np.empty((n, 3))
+    rgb, errors = np.empty((n, 3), dtype=np.uint8), np.empty(n)
+    for row, (pid, point) in enumerate(sorted(rec.points3D.items())):
+        ids[row], xyz[row], rgb[row], errors[row] = pid, point.xyz, point.color, point.error
     if not np.isfinite(xyz).all():
         bad = int(np.argmax(~np.isfinite(xyz).all(axis=1)))
-        raise InputError(f"{path}: point {ids[bad]} has NaN or infinite coordinates")
-    return ids, xyz, np.asarray(rgb, dtype=np.uint8).reshape(-1, 3), np.asarray(errors, dtype=np.float64).reshape(-1)
+        raise InputError(f"{paths['points3D']}: point {ids[bad]} has NaN or infinite coordinates {xyz[bad].tolist()}")
+    return ColmapScene(names=names, image_ids=image_ids, camera_ids=camera_ids, qvecs=np.array(qvecs),
+                       tvecs=np.array(tvecs), intrinsics=cameras, points=xyz.astype(np.float32),
+                       colors=rgb.astype(np.float32) / 255.0, point_ids=ids, point_errors=errors, folder=model)
 
 
-def _unique(path: Path, ids: list[int], what: str) -> None:
-    if len(set(ids)) != len(ids):
-        seen, dup = set(), None
-        for i in ids:
-            if i in seen:
-                dup = i
-                break
-            seen.add(i)
-        raise InputError(f"{path}: {what} id {dup} appears more than once")
+def _check_camera(path: Path, camera_id: int, cam: ColmapCamera, user: str) -> None:
+    where = f"{path}: camera {camera_id} (of image '{user}')"
+    if cam.model not in SUPPORTED_MODELS:
+        raise InputError(f"{where} uses the {cam.model} model, which is not supported (supported: "
+                         f"{', '.join(SUPPORTED_MODELS)}); undistort the images first (colmap image_undistorter "
+                         "writes PINHOLE cameras)")
+    if cam.width <= 0 or cam.height <= 0:
+        raise InputError(f"{where} has image size {cam.width}x{cam.height}; both must be > 0")
+    fx, fy, cx, cy = cam.pinhole()
+    if not all(math.isfinite(v) for v in cam.params) or fx <= 0 or fy <= 0:
+        raise InputError(f"{where} has invalid parameters {list(cam.params)} (need finite values and focal "
+                         "lengths > 0)")
+    if not (0 <= cx <= cam.width and 0 <= cy <= cam.height):
+        raise InputError(f"{where} has its principal point ({cx}, {cy}) outside the {cam.width}x{cam.height} image")
+    cam.lens(where)
 
 
-# ---- text
-def _lines(path: Path) -> list[tuple[int, str]]:
-    """``(line number, stripped line)`` of the non-empty, non-comment lines."""
+# ---- the layout of binary files, checked before pycolmap trusts their counts
+def _param_counts() -> dict[int, int]:
+    import pycolmap
+
+    return {int(m.value): len(pycolmap.Camera.create_from_model_id(1, m, 1.0, 1, 1).params)
+            for name, m in pycolmap.CameraModelId.__members__.items() if name != "INVALID"}
+
+
+def _check_layout(kind: str, path: Path) -> None:
+    """Walk the records of one binary file (counts and lengths only): InputError naming the
+    file when it is truncated, declares more records than it holds, has an unknown camera
+    model or has bytes after its last record."""
     try:
-        text = path.read_text()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a COLMAP text file (byte {exc.start} is not UTF-8; a .bin renamed?)") from exc
-    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.lstrip().startswith("#")]
-
-
-def _fields(path: Path, number: int, line: str, parse: str, what: str) -> list:
-    """Parse the leading fields of ``line`` by ``parse`` (``i`` int, ``f`` float, ``s`` str)."""
-    words = line.split()
-    if len(words) < len(parse):
-        raise InputError(f"{path}: line {number}: expected {what}, got {len(words)} fields: '{line[:80]}'")
-    out = []
-    for code, word in zip(parse, words):
-        try:
-            out.append(int(word) if code == "i" else float(word) if code == "f" else word)
-        except ValueError:
-            kind = "an integer" if code == "i" else "a number"
-            raise InputError(f"{path}: line {number}: '{word}' is not {kind} (expected {what})") from None
-    return out + words[len(parse):]
-
-
-@reader(InputError, "COLMAP cameras.txt")
-def _read_cameras_text(path: Path) -> dict[int, ColmapCamera]:
-    cameras, ids = {}, []
-    what = "CAMERA_ID MODEL WIDTH HEIGHT PARAMS[]"
-    for number, line in _lines(path):
-        camera_id, model, width, height, *rest = _fields(path, number, line, "isii", what)
-        try:
-            params = [float(v) for v in rest]
-        except ValueError:
-            raise InputError(f"{path}: line {number}: camera parameters are not numbers: '{line[:80]}'") from None
-        ids.append(camera_id)
-        cameras[camera_id] = _camera(path, f"line {number}", camera_id, model, width, height, params)
-    _unique(path, ids, "camera")
-    return cameras
-
-
-@reader(InputError, "COLMAP images.txt")
-def _read_images_text(path: Path) -> list[tuple]:
-    try:
-        raw = path.read_text().splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a COLMAP text file (byte {exc.start} is not UTF-8; a .bin renamed?)") from exc
-    images, index = [], 0
-    what = "IMAGE_ID QW QX QY QZ TX TY TZ CAMERA_ID NAME"
-    while index < len(raw):
-        line = raw[index].strip()
-        index += 1
-        if not line or line.startswith("#"):
-            continue
-        number = index
-        values = _fields(path, number, line, "ifffffffi", what)
-        name = line.split(None, 9)[9].strip() if len(values) > 9 else ""
-        images.append(_image(path, f"line {number}", values[0], values[1:5], values[5:8], values[8], name))
-        index += 1  # the POINTS2D line that follows every image line (may be empty): skipped
-    _unique(path, [im[0] for im in images], "image")
-    return images
-
-
-@reader(InputError, "COLMAP points3D.txt")
-def _read_points_text(path: Path) -> tuple[np.ndarray, ...]:
-    ids, xyz, rgb, errors = [], [], [], []
-    what = "POINT3D_ID X Y Z R G B ERROR TRACK[]"
-    for number, line in _lines(path):
-        values = _fields(path, number, line, "ifffiiif", what)
-        if not all(0 <= c <= 255 for c in values[4:7]):
-            raise InputError(f"{path}: line {number}: colour {values[4:7]} outside 0..255")
-        ids.append(values[0])
-        xyz.append(values[1:4])
-        rgb.append(values[4:7])
-        errors.append(values[7])
-    _unique(path, ids, "point")
-    return _points(path, ids, xyz, rgb, errors)
-
-
-# ---- binary
-class _Cursor:
-    """Little-endian reads from a file's bytes with one clear error when it ends early."""
-
-    def __init__(self, path: Path):
-        self.path, self.data, self.offset = path, path.read_bytes(), 0
-
-    def take(self, fmt: str) -> tuple:
-        size = struct.calcsize("<" + fmt)
-        if self.offset + size > len(self.data):
-            raise InputError(f"{self.path}: truncated COLMAP binary file: needs {size} more bytes at offset "
-                             f"{self.offset}, the file has {len(self.data)}")
-        values = struct.unpack_from("<" + fmt, self.data, self.offset)
-        self.offset += size
-        return values
-
-    def skip(self, count: int, item: int, what: str) -> None:
-        if count < 0 or self.offset + count * item > len(self.data):
-            raise InputError(f"{self.path}: truncated COLMAP binary file: {count} {what} at offset {self.offset} "
-                             f"need {count * item} bytes, the file has {len(self.data) - self.offset} left")
-        self.offset += count * item
-
-    def name(self) -> str:
-        end = self.data.find(b"\x00", self.offset)
-        if end < 0:
-            raise InputError(f"{self.path}: truncated COLMAP binary file: image name at offset {self.offset} "
-                             "has no terminating NUL byte")
-        raw, self.offset = self.data[self.offset:end], end + 1
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError(f"{self.path}: image name at offset {end - len(raw)} is not UTF-8: {raw[:40]!r}") from None
-
-    def finish(self) -> None:
-        if self.offset != len(self.data):
-            raise InputError(f"{self.path}: malformed COLMAP binary file: {len(self.data) - self.offset} unexpected "
-                             f"bytes after the last record (offset {self.offset}); a wrong file or model?")
-
-    def count(self, what: str, min_record: int) -> int:
-        (n,) = self.take("Q")
-        if n * min_record > len(self.data) - self.offset:
-            raise InputError(f"{self.path}: truncated or malformed COLMAP binary file: it declares {n} {what} but "
-                             f"has only {len(self.data) - self.offset} bytes for them")
-        return n
-
-
-def _open_binary(path: Path) -> _Cursor:
-    try:
-        return _Cursor(path)
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    size = len(data)
+    unpack = struct.unpack_from
 
+    def need(offset: int, count: int, what: str) -> None:
+        if count < 0 or offset + count > size:
+            raise InputError(f"{path}: truncated COLMAP binary file: {what} at offset {offset} needs {count} bytes, "
+                             f"the file has {size - offset} left")
 
-@reader(InputError, "COLMAP cameras.bin")
-def _read_cameras_binary(path: Path) -> dict[int, ColmapCamera]:
-    cur = _open_binary(path)
-    cameras, ids = {}, []
-    for _ in range(cur.count("cameras", 24)):
-        camera_id, model_id, width, height = cur.take("iiQQ")
-        if model_id not in _MODEL_NAMES:
-            raise InputError(f"{path}: camera {camera_id} has unknown model id {model_id} "
-                             f"(COLMAP ids 0..{len(_MODEL_NAMES) - 1})")
-        model = _MODEL_NAMES[model_id]
-        params = cur.take("d" * CAMERA_MODELS[model][1])
-        ids.append(camera_id)
-        cameras[camera_id] = _camera(path, f"camera {camera_id}", camera_id, model, width, height, params)
-    cur.finish()
-    _unique(path, ids, "camera")
-    return cameras
-
-
-@reader(InputError, "COLMAP images.bin")
-def _read_images_binary(path: Path) -> list[tuple]:
-    cur = _open_binary(path)
-    images = []
-    for _ in range(cur.count("images", 69)):
-        image_id, qw, qx, qy, qz, tx, ty, tz, camera_id = cur.take("idddddddi")
-        name = cur.name()
-        (n2d,) = cur.take("Q")
-        cur.skip(n2d, 24, f"2D points of image {image_id}")
-        images.append(_image(path, f"image {image_id}", image_id, (qw, qx, qy, qz), (tx, ty, tz), camera_id, name))
-    cur.finish()
-    _unique(path, [im[0] for im in images], "image")
-    return images
-
-
-@reader(InputError, "COLMAP points3D.bin")
-def _read_points_binary(path: Path) -> tuple[np.ndarray, ...]:
-    cur = _open_binary(path)
-    n = cur.count("points", 51)
-    ids = np.empty(n, dtype=np.int64)
-    xyz = np.empty((n, 3))
-    rgb = np.empty((n, 3), dtype=np.uint8)
-    errors = np.empty(n)
-    for i in range(n):
-        ids[i], xyz[i, 0], xyz[i, 1], xyz[i, 2], rgb[i, 0], rgb[i, 1], rgb[i, 2], errors[i], track = cur.take("QdddBBBdQ")
-        cur.skip(track, 8, f"track entries of point {ids[i]}")
-    cur.finish()
-    _unique(path, ids.tolist(), "point")
-    return _points(path, ids, xyz, rgb, errors)
+    need(0, 8, "the record count")
+    (n,) = unpack("<Q", data, 0)
+    smallest = {"cameras": 24, "images": 73, "points3D": 51, "rigs": 8, "frames": 68}[kind]
+    if n * smallest > size - 8:
+        raise InputError(f"{path}: truncated or malformed COLMAP binary file: it declares {n} {kind} records but "
+                         f"has only {size - 8} bytes for them")
+    offset, counts = 8, _param_counts() if kind == "cameras" else {}
+    for _ in range(n):
+        if kind == "cameras":
+            need(offset, 24, "a camera")
+            camera_id, model_id = unpack("<ii", data, offset)
+            if model_id not in counts:
+                raise InputError(f"{path}: camera {camera_id} has unknown model id {model_id} (COLMAP ids "
+                                 f"{min(counts)}..{max(counts)})")
+            offset += 24
+            need(offset, 8 * counts[model_id], f"the parameters of camera {camera_id}")
+            offset += 8 * counts[model_id]
+        elif kind == "images":
+            need(offset, 64, "an image")
+            (image_id,) = unpack("<i", data, offset)
+            end = data.find(b"\x00", offset + 64)
+            if end < 0:
+                raise InputError(f"{path}: truncated COLMAP binary file: the name of image {image_id} at offset "
+                                 f"{offset + 64} has no terminating NUL byte")
+            need(end + 1, 8, f"the 2D point count of image {image_id}")
+            (points,) = unpack("<Q", data, end + 1)
+            offset = end + 9
+            need(offset, 24 * points, f"{points} 2D points of image {image_id}")
+            offset += 24 * points
+        elif kind == "points3D":
+            need(offset, 51, "a point")
+            point_id, track = unpack("<Q35xQ", data, offset)
+            offset += 51
+            need(offset, 8 * track, f"{track} track entries of point {point_id}")
+            offset += 8 * track
+        elif kind == "rigs":
+            need(offset, 8, "a rig")
+            rig_id, sensors = unpack("<II", data, offset)
+            offset += 8 + (8 if sensors else 0)
+            need(offset, 9 * max(sensors - 1, 0), f"{sensors} sensors of rig {rig_id}")
+            for _ in range(max(sensors - 1, 0)):
+                need(offset, 9, f"a sensor of rig {rig_id}")
+                offset += 9 + (56 if data[offset + 8] else 0)
+            need(offset, 0, f"rig {rig_id}")
+        else:  # frames
+            need(offset, 68, "a frame")
+            frame_id, data_ids = unpack("<I60xI", data, offset)
+            offset += 68
+            need(offset, 16 * data_ids, f"{data_ids} data ids of frame {frame_id}")
+            offset += 16 * data_ids
+    if offset != size:
+        raise InputError(f"{path}: malformed COLMAP binary file: {size - offset} unexpected bytes after the last "
+                         f"record (offset {offset}); a wrong file or model?")
 
 
 # --------------------------------------------------------------------------- writing
-def _model_id(camera_id: int, cam: ColmapCamera) -> int:
-    if cam.model not in CAMERA_MODELS or len(cam.params) != CAMERA_MODELS[cam.model][1]:
-        raise InputError(f"camera {camera_id}: model {cam.model!r} with {len(cam.params)} parameters is not a "
-                         "valid COLMAP camera")
-    return CAMERA_MODELS[cam.model][0]
+def _reconstruction(scene: ColmapScene):
+    import pycolmap
 
-
-def _rows(scene: ColmapScene):
+    rec = pycolmap.Reconstruction()
+    names = {model.name for model in pycolmap.CameraModelId.__members__.values()} - {"INVALID"}
+    for camera_id, cam in sorted(scene.intrinsics.items()):
+        camera = (pycolmap.Camera.create_from_model_name(int(camera_id), cam.model, 1.0, int(cam.width),
+                                                         int(cam.height)) if cam.model in names else None)
+        if camera is None or len(camera.params) != len(cam.params):
+            raise InputError(f"camera {camera_id}: model {cam.model!r} with {len(cam.params)} parameters is not a "
+                             "valid COLMAP camera")
+        camera.params = np.asarray(cam.params, dtype=np.float64)
+        rec.add_camera_with_trivial_rig(camera)
+    for i in range(scene.num_images):
+        w, x, y, z = scene.qvecs[i] / np.linalg.norm(scene.qvecs[i])
+        pose = pycolmap.Rigid3d(pycolmap.Rotation3d(np.array([x, y, z, w])), scene.tvecs[i].astype(np.float64))
+        image = pycolmap.Image(name=scene.names[i], camera_id=int(scene.camera_ids[i]),
+                               image_id=int(scene.image_ids[i]))
+        rec.add_image_with_trivial_frame(image, pose)
     rgb = np.clip(np.round(to_numpy(scene.colors, np.float64) * 255.0), 0, 255).astype(np.uint8)
-    return to_numpy(scene.points, np.float64), rgb
+    for pid, xyz, color, error in zip(scene.point_ids.tolist(), to_numpy(scene.points, np.float64), rgb,
+                                      scene.point_errors.tolist()):
+        point = pycolmap.Point3D(xyz=xyz, color=color, error=float(error))
+        rec.add_point3D_with_id(int(pid), point)
+    return rec
+
+
+def _write(folder: str | os.PathLike, scene: ColmapScene, overwrite: bool, ext: str) -> Path:
+    folder = Path(folder)
+    targets = check_outputs([folder / f"{name}{ext}" for name in _ALL_FILES], overwrite)
+    rec = _reconstruction(scene)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".colmap-", dir=folder))
+    except OSError as exc:
+        raise InputError(f"cannot write '{folder}': {exc.strerror or exc}") from exc
+    try:
+        (rec.write_binary if ext == ".bin" else rec.write_text)(str(tmp))
+        for target in targets:  # each file appears whole, in one rename
+            os.replace(tmp / target.name, target)
+    except OSError as exc:
+        raise InputError(f"cannot write '{folder}': {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def write_colmap_text(folder: str | os.PathLike, scene: ColmapScene, overwrite: bool = False) -> Path:
-    """Write ``scene`` as ``cameras.txt``, ``images.txt``, ``points3D.txt`` in ``folder``
-    (created; each file atomic; no 2D points or tracks). Raises
-    :class:`~humanrecon.errors.OutputExistsError` before writing anything if one exists
-    and not ``overwrite``. Returns ``folder``."""
-    folder = Path(folder)
-    paths = check_outputs([folder / f"{name}.txt" for name in _FILES], overwrite)
-    for camera_id, cam in scene.intrinsics.items():
-        _model_id(camera_id, cam)
-    cams = ["# Camera list with one line of data per camera:", "#   CAMERA_ID, MODEL, WIDTH, HEIGHT, PARAMS[]",
-            f"# Number of cameras: {len(scene.intrinsics)}"]
-    cams += [" ".join([str(cid), cam.model, str(cam.width), str(cam.height), *map(repr, map(float, cam.params))])
-             for cid, cam in sorted(scene.intrinsics.items())]
-    imgs = ["# Image list with two lines of data per image:",
-            "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME", "#   POINTS2D[] as (X, Y, POINT3D_ID)",
-            f"# Number of images: {scene.num_images}, mean observations per image: 0"]
-    for i in range(scene.num_images):
-        numbers = [*scene.qvecs[i].tolist(), *scene.tvecs[i].tolist()]
-        imgs += [" ".join([str(int(scene.image_ids[i])), *map(repr, numbers), str(int(scene.camera_ids[i])),
-                           scene.names[i]]), ""]
-    xyz, rgb = _rows(scene)
-    pts = ["# 3D point list with one line of data per point:",
-           "#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)",
-           f"# Number of points: {len(xyz)}, mean track length: 0"]
-    pts += [" ".join([str(int(pid)), *map(repr, p.tolist()), *map(str, c.tolist()), repr(float(e))])
-            for pid, p, c, e in zip(scene.point_ids, xyz, rgb, scene.point_errors)]
-    for path, lines in zip(paths, (cams, imgs, pts)):
-        with atomic_write(path) as handle:
-            handle.write(("\n".join(lines) + "\n").encode("utf-8"))
-    return folder
+    """Write ``scene`` as ``cameras.txt``, ``images.txt``, ``points3D.txt`` (and COLMAP 3.12's
+    ``rigs.txt``, ``frames.txt``: one trivial rig per camera, one frame per image) in
+    ``folder`` (created; each file atomic; no 2D points or tracks). Raises
+    :class:`~humanrecon.errors.OutputExistsError` before writing anything if one exists and
+    not ``overwrite``, :class:`InputError` for an image name with white space (COLMAP's text
+    format cannot hold it: write binary). Returns ``folder``."""
+    spaced = [name for name in scene.names if re.search(r"\s", name)]
+    if spaced:
+        raise InputError(f"{folder}: image name '{spaced[0]}' has white space, which COLMAP's text format cannot "
+                         "hold; write the binary format instead")
+    return _write(folder, scene, overwrite, ".txt")
 
 
 def write_colmap_binary(folder: str | os.PathLike, scene: ColmapScene, overwrite: bool = False) -> Path:
-    """Write ``scene`` as ``cameras.bin``, ``images.bin``, ``points3D.bin`` in ``folder``
-    (COLMAP's little-endian layout; no 2D points or tracks). Same overwrite rule as
-    :func:`write_colmap_text`. Returns ``folder``."""
-    folder = Path(folder)
-    paths = check_outputs([folder / f"{name}.bin" for name in _FILES], overwrite)
-    cams = [struct.pack("<Q", len(scene.intrinsics))]
-    for cid, cam in sorted(scene.intrinsics.items()):
-        cams.append(struct.pack("<iiQQ", cid, _model_id(cid, cam), cam.width, cam.height))
-        cams.append(struct.pack(f"<{len(cam.params)}d", *cam.params))
-    imgs = [struct.pack("<Q", scene.num_images)]
-    for i in range(scene.num_images):
-        imgs.append(struct.pack("<idddddddi", int(scene.image_ids[i]), *scene.qvecs[i].tolist(),
-                                *scene.tvecs[i].tolist(), int(scene.camera_ids[i])))
-        imgs.append(scene.names[i].encode("utf-8") + b"\x00" + struct.pack("<Q", 0))
-    xyz, rgb = _rows(scene)
-    pts = [struct.pack("<Q", len(xyz))]
-    pts += [struct.pack("<QdddBBBdQ", int(pid), *p.tolist(), *c.tolist(), float(e), 0)
-            for pid, p, c, e in zip(scene.point_ids, xyz, rgb, scene.point_errors)]
-    for path, chunks in zip(paths, (cams, imgs, pts)):
-        with atomic_write(path) as handle:
-            handle.write(b"".join(chunks))
-    return folder
+    """Write ``scene`` as ``cameras.bin``, ``images.bin``, ``points3D.bin`` (and ``rigs.bin``,
+    ``frames.bin``) in ``folder`` (COLMAP's little-endian layout, by pycolmap; no 2D points
+    or tracks). Same overwrite rule as :func:`write_colmap_text`. Returns ``folder``."""
+    return _write(folder, scene, overwrite, ".bin")
 
 
 # --------------------------------------------------------------------------- a capture's views
@@ -618,49 +666,57 @@ def _point_box(points: torch.Tensor) -> torch.Tensor | None:
 
 
 def read_colmap_views(root: str | os.PathLike, split: str = "train", *, downscale: int = 1,
-                      holdout_every: int = HOLDOUT_EVERY) -> BlenderSplit:
-    """Images and cameras of a COLMAP capture as a :class:`BlenderSplit`.
+                      holdout_every: int = HOLDOUT_EVERY) -> ViewSplit:
+    """Images and cameras of a COLMAP capture as a :class:`ViewSplit` (``format="colmap"``).
 
     Args:
         root: the capture folder: a model (``cameras``/``images``/``points3D``, text or binary)
-            in it or in ``sparse/0``, and the undistorted images in ``root/images`` (or next to
-            the model), named as the model names them.
+            in it or in ``sparse/0`` (or ``sparse``), and the images in ``root/images`` (or
+            next to the model), named as the model names them.
         split: ``"train"``, ``"test"`` (= ``"val"``: every ``holdout_every``-th image by name)
             or ``"all"``.
-        downscale: integer factor; images are area-averaged and the intrinsics scaled.
+        downscale: integer factor, after undistortion; images are area-averaged and the
+            intrinsics scaled.
     Returns:
-        a split with ``images (N, H, W, 3)``, ``alpha (N, H, W)`` (ones unless the images have
-        alpha), OpenCV world-to-camera float32 ``cameras``, ``points (P, 3)``,
-        ``point_colors (P, 3)`` and ``bounds (2, 3)`` (None with fewer than 10 points).
+        a split with ``images (N, H, W, 3)``, ``alpha (N, H, W)`` (ones, or the images' own
+        alpha; 0 where undistortion had no source pixel), pinhole OpenCV world-to-camera
+        float32 ``cameras`` (distorted cameras' photos are undistorted: their ``K`` is the
+        undistorted one), ``points (P, 3)``, ``point_colors (P, 3)``, ``bounds (2, 3)``
+        (None with fewer than 10 points) and ``split_rule``.
     Raises:
-        MissingFileError: no model, no image folder, or an image the model names is missing.
-        InputError: images of different sizes, an image whose size is not its camera's, an
-            empty split.
+        MissingFileError: no model, no image folder, or an image the model names is missing
+            (names the file and the image).
+        InputError: the errors of :func:`read_colmap`, images of different sizes, an image
+            whose size is not its camera's, an empty split.
     """
+    from humanrecon.datasets.undistort import undistorter
+
     root = Path(root)
-    scene = read_colmap(root)
-    folder = _image_folder(root, scene.folder)
+    model, ext = find_model(root)
+    scene = _read(model, ext)
+    folder = _image_folder(root, model)
     indices = holdout_indices(scene.num_images, split, holdout_every)
     if not indices:
         raise InputError(f"{root}: split '{split}' of {scene.num_images} images is empty (every {holdout_every}th "
                          "image is held out for testing)")
-    cameras = scene.cameras[indices]  # raises for mixed sizes
-    images = alpha = None
-    for row, i in enumerate(indices):
-        path = folder / scene.names[i]
-        if not path.is_file():
-            raise MissingFileError(f"{path}: image '{scene.names[i]}' of the COLMAP model in '{scene.folder}' is missing")
-        rgba = torch.from_numpy(load_rgba(path))
-        if (rgba.shape[1], rgba.shape[0]) != (cameras.width, cameras.height):
-            raise InputError(f"{path}: image is {rgba.shape[1]}x{rgba.shape[0]} but its COLMAP camera is "
-                             f"{cameras.width}x{cameras.height} (WxH); give the images the model was made from")
-        rgb, a = downscale_rgba(rgba[..., :3], rgba[..., 3], downscale)
-        if images is None:
-            images = torch.empty((len(indices), *rgb.shape), dtype=torch.float32)
-            alpha = torch.empty((len(indices), *a.shape), dtype=torch.float32)
-        images[row], alpha[row] = rgb, a
+    sizes = sorted({tuple(scene.sizes[i].tolist()) for i in indices})
+    if len(sizes) != 1:
+        raise InputError(f"{model}: images of split '{split}' have different sizes {sizes} (WxH); one split needs "
+                         "one size")
+    width, height = sizes[0]
+    camera_ids = [int(scene.camera_ids[i]) for i in indices]
+    lenses = {}
+    for cid in sorted(set(camera_ids)):
+        cam = scene.intrinsics[cid]
+        lenses[cid] = undistorter(cam.K(), *cam.lens(f"{model / ('cameras' + ext)}: camera {cid}"), width, height)
+    paths = [folder / scene.names[i] for i in indices]
+    images, alpha = read_image_stack(paths, str(model / f"images{ext}"), downscale=downscale, size=(width, height),
+                                     transform=lambda row, rgba: lenses[camera_ids[row]].image(rgba),
+                                     frames=[int(scene.image_ids[i]) for i in indices])
+    K = np.stack([lenses[cid].K for cid in camera_ids])
+    cameras = Camera(K, scene.rotations[indices], scene.tvecs[indices], width, height, dtype=torch.float64)
     cameras = scale_cameras(cameras, 1.0 / int(downscale), images.shape[2], images.shape[1])
-    return BlenderSplit(images=images, alpha=alpha, cameras=cameras.to(dtype=torch.float32),
-                        names=[str(folder / scene.names[i]) for i in indices], root=root, split=split,
-                        bounds=_point_box(scene.points), points=scene.points.clone(),
-                        point_colors=scene.colors.clone())
+    return ViewSplit(images=images, alpha=alpha, cameras=cameras.to(dtype=torch.float32),
+                     names=[str(p) for p in paths], root=root, split=split, bounds=_point_box(scene.points),
+                     points=scene.points.clone(), point_colors=scene.colors.clone(),
+                     split_rule=holdout_rule(holdout_every), format="colmap")

@@ -37,7 +37,7 @@ CAMERAS_TXT = """# Camera list with one line of data per camera:
 IMAGES_TXT = f"""# Image list with two lines of data per image:
 #   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME
 #   POINTS2D[] as (X, Y, POINT3D_ID)
-7 {' '.join(map(str, Q1))} {' '.join(map(str, T1))} 1 frame b.jpg
+7 {' '.join(map(str, Q1))} {' '.join(map(str, T1))} 1 frame_b.jpg
 10.5 20.5 1 30.0 40.0 -1
 3 {' '.join(map(str, Q2))} {' '.join(map(str, T2))} 2 a.jpg
 
@@ -45,7 +45,7 @@ IMAGES_TXT = f"""# Image list with two lines of data per image:
 
 """
 POINTS_TXT = """# 3D point list with one line of data per point:
-1 0.1 0.2 0.3 255 0 128 0.5 7 0 3 1
+1 0.1 0.2 0.3 255 0 128 0.5 7 0
 4 -1.5 2.5 10 0 255 0 1.25
 """
 
@@ -73,7 +73,7 @@ def test_text_model_reads_and_projects_like_colmap(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # zero distortion: no warning
         scene = read_colmap(_text_model(tmp_path))
-    assert scene.names == ["a.jpg", "c.jpg", "frame b.jpg"]  # by name; names may hold spaces
+    assert scene.names == ["a.jpg", "c.jpg", "frame_b.jpg"]  # by name
     assert scene.image_ids.tolist() == [3, 5, 7] and scene.camera_ids.tolist() == [2, 3, 1]
     assert scene.sizes.tolist() == [[640, 480]] * 3
     np.testing.assert_allclose(scene.Ks[0], [[450, 0, 300], [0, 450, 250], [0, 0, 1]])
@@ -95,11 +95,17 @@ def test_text_model_reads_and_projects_like_colmap(tmp_path):
     np.testing.assert_allclose(np.linalg.norm(scene.qvecs, axis=1), 1.0)
 
 
-def test_distortion_is_ignored_with_a_warning(tmp_path):
+def test_distorted_camera_keeps_its_lens_and_warns_when_dropped(tmp_path):
     folder = _text_model(tmp_path, cameras=CAMERAS_TXT.replace("250.0 0.0", "250.0 0.05"))
-    with pytest.warns(UserWarning, match=r"cameras\.txt: distortion parameters of cameras \[2\] are ignored"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reading keeps the distortion: no warning
         scene = read_colmap(folder)
+    assert scene.intrinsics[2].distortion == (0.05,)
+    assert scene.intrinsics[2].lens()[0] == "OPENCV"
+    np.testing.assert_allclose(scene.intrinsics[2].lens()[1], [0.05])
     np.testing.assert_allclose(scene.Ks[0], [[450, 0, 300], [0, 450, 250], [0, 0, 1]])
+    with pytest.warns(UserWarning, match=r"scene\.cameras drops the lens distortion of cameras \[2\]"):
+        scene.cameras
 
 
 def test_text_binary_round_trips(tmp_path):
@@ -183,7 +189,7 @@ def test_binary_model_written_by_hand(tmp_path):
 
 
 def test_mixed_image_sizes(tmp_path):
-    folder = _text_model(tmp_path, cameras=CAMERAS_TXT.replace("3 OPENCV 640 480", "3 OPENCV 320 200"))
+    folder = _text_model(tmp_path, cameras=CAMERAS_TXT.replace("3 OPENCV 640 480 400 410 330 250", "3 OPENCV 320 200 400 410 160 100"))
     scene = read_colmap(folder)
     with pytest.raises(InputError, match=r"images have different sizes \[\(320, 200\), \(640, 480\)\]"):
         scene.cameras
@@ -193,22 +199,27 @@ def test_mixed_image_sizes(tmp_path):
 
 # --------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("file, old, new, message", [
-    ("cameras", "1 PINHOLE", "1 OPENCV_FISHEYE", r"cameras\.txt: line 3: camera 1 uses the OPENCV_FISHEYE model, "
-                                                  r"which is not supported"),
-    ("cameras", "1 PINHOLE", "1 PINHOL", r"cameras\.txt: line 3: unknown camera model 'PINHOL'"),
-    ("cameras", "510.0 320.5 239.5", "510.0 320.5", r"line 3: a PINHOLE camera has 4 parameters, got 3"),
-    ("cameras", "640 480 500.0", "640 0 500.0", r"line 3: camera 1 has image size 640x0"),
-    ("cameras", "500.0 510.0", "-500.0 510.0", r"line 3: camera 1 has invalid parameters"),
-    ("cameras", "1 PINHOLE 640", "x PINHOLE 640", r"cameras\.txt: line 3: 'x' is not an integer"),
-    ("cameras", "2 SIMPLE_RADIAL", "1 SIMPLE_RADIAL", r"camera id 1 appears more than once"),
-    ("images", " 1 frame b.jpg", " 9 frame b.jpg", r"images\.txt: image 7 \('frame b\.jpg'\) names camera 9"),
-    ("images", "5 1 0 0 0", "5 0 0 0 0", r"images\.txt: line 8: image 5 \('c\.jpg'\) has a zero-length quaternion"),
-    ("images", "5 1 0 0 0 0 0 2 3 c.jpg", "5 1 0 0 0 0 nan 2 3 c.jpg", r"line 8: image 5 .* NaN"),
-    ("images", " 2 a.jpg", " 2", r"images\.txt: line 6: image 3 has an empty name"),
-    ("images", "3 0.7071067811865476", "3 zero", r"line 6: 'zero' is not a number"),
-    ("points3D", "4 -1.5 2.5 10 0 255 0", "4 -1.5 2.5 10 0 256 0", r"points3D\.txt: line 3: colour \[0, 256, 0\]"),
-    ("points3D", "4 -1.5 2.5 10", "4 -1.5 inf 10", r"points3D\.txt: point 4 has NaN or infinite coordinates"),
-    ("points3D", "4 -1.5 2.5 10 0 255 0 1.25", "4 -1.5 2.5", r"line 3: expected POINT3D_ID X Y Z R G B ERROR"),
+    ("cameras", "1 PINHOLE 640 480 500.0 510.0 320.5 239.5", "1 FOV 640 480 500.0 510.0 320.5 239.5 0.1",
+     r"cameras\.txt: camera 1 \(of image 'frame_b\.jpg'\) uses the FOV model, which is not supported"),
+    ("cameras", "1 PINHOLE", "1 PINHOL", r"cameras\.txt: line 3 '1 PINHOL 640.*': .*unknown camera model"),
+    ("cameras", "510.0 320.5 239.5", "510.0 320.5", r"line 3 .*the number of parameters does not match the camera "
+                                                      r"model"),
+    ("cameras", "640 480 500.0", "640 0 500.0", r"camera 1 \(of image 'frame_b\.jpg'\) has image size 640x0"),
+    ("cameras", "500.0 510.0", "-500.0 510.0", r"camera 1 .* has invalid parameters"),
+    ("cameras", "1 PINHOLE 640", "x PINHOLE 640", r"cameras\.txt: line 3 'x PINHOLE.*a field is missing or is not a "
+                                                  r"number; expected CAMERA_ID MODEL"),
+    ("cameras", "2 SIMPLE_RADIAL", "1 SIMPLE_RADIAL", r"line 4 .*its id appears more than once"),
+    ("images", " 1 frame_b.jpg", " 9 frame_b.jpg", r"images\.txt: line 4 .*it names camera 9, which the cameras file "
+                                                   r"does not define"),
+    ("images", " 1 frame_b.jpg", " 1 frame b.jpg", r"images\.txt: line 4: image name 'frame b\.jpg' holds white "
+                                                   r"space"),
+    ("images", "5 1 0 0 0", "5 0 0 0 0", r"images\.txt: image 5 \('c\.jpg'\) has a zero-length quaternion"),
+    ("images", "5 1 0 0 0 0 0 2 3 c.jpg", "5 1 0 0 0 0 nan 2 3 c.jpg", r"line 8 '5 1 0 0 0 0 nan.*not a number"),
+    ("images", " 2 a.jpg", " 2", r"images\.txt: line 6 .*the image has no name"),
+    ("images", "3 0.7071067811865476", "3 zero", r"line 6 '3 zero.*not a number"),
+    ("points3D", "4 -1.5 2.5 10", "4 -1.5 inf 10", r"points3D\.txt: line 3 .*not a number"),
+    ("points3D", "4 -1.5 2.5 10 0 255 0 1.25", "4 -1.5 2.5", r"line 3 '4 -1\.5 2\.5'.*expected POINT3D_ID X Y Z"),
+    ("points3D", "7 0\n", "7 5\n", r"points3D\.txt: line 2 .*its track names a 2D point its image does not have"),
 ])
 def test_broken_text_models(tmp_path, file, old, new, message):
     texts = {"cameras": CAMERAS_TXT, "images": IMAGES_TXT, "points": POINTS_TXT}
@@ -229,8 +240,8 @@ def test_missing_and_empty_models(tmp_path):
     _text_model(tmp_path / "m", points=None)
     with pytest.raises(MissingFileError, match=r"points3D\.txt: missing from the COLMAP model"):
         read_colmap(tmp_path / "m")
-    folder = _text_model(tmp_path / "e", images="# no images\n")
-    with pytest.raises(InputError, match=r"images\.txt: no images in the COLMAP model"):
+    folder = _text_model(tmp_path / "e", images="# no images\n", points="# no points\n")
+    with pytest.raises(InputError, match=r"e: the COLMAP model has no registered images \(0 images in images\.txt"):
         read_colmap(folder)
     (folder / "images.txt").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(InputError, match=r"images\.txt: not a COLMAP text file"):
@@ -238,11 +249,13 @@ def test_missing_and_empty_models(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, file, message", [
-    ({"truncate": "cameras"}, "cameras", r"truncated COLMAP binary file: needs 32 more bytes at offset 32"),
+    ({"truncate": "cameras"}, "cameras", r"truncated COLMAP binary file: the parameters of camera 1 at offset 32 "
+                                         r"needs 32 bytes, the file has 29 left"),
     ({"truncate": "images"}, "images", r"truncated COLMAP binary file: 2 2D points of image 1"),
     ({"truncate": "points3D"}, "points3D", r"truncated COLMAP binary file: 2 track entries of point 9"),
     ({"extra": b"\x00" * 5}, "points3D", r"5 unexpected bytes after the last record"),
-    ({"camera_model": (5, (1.0,) * 8)}, "cameras", r"camera 1 uses the OPENCV_FISHEYE model"),
+    ({"camera_model": (7, (500.0, 500.0, 320.0, 240.0, 0.1))}, "cameras", r"camera 1 \(of image 'img\.png'\) uses "
+                                                                          r"the FOV model, which is not supported"),
     ({"camera_model": (42, (1.0,) * 4)}, "cameras", r"camera 1 has unknown model id 42"),
 ])
 def test_broken_binary_models(tmp_path, kwargs, file, message):
@@ -259,3 +272,33 @@ def test_binary_count_larger_than_file(tmp_path):
     (folder / "points3D.bin").write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"points3D\.bin: truncated or malformed .* declares 1000000000000 points"):
         read_colmap(folder)
+
+
+# --------------------------------------------------------------------------- a capture's views
+@pytest.mark.parametrize("model, params", [
+    ("OPENCV", (0.25, -0.05, 0.002, -0.003)),
+    ("OPENCV_FISHEYE", (0.2, -0.02, 0.004, -0.001)),
+])
+def test_distorted_colmap_photos_read_back_as_the_pinhole_camera_sees_them(tmp_path, model, params):
+    from humanrecon.datasets.colmap import ColmapCamera, read_colmap_views
+    from tests.datasets.test_nerfstudio import H, K, W, cameras, interior_error
+    from tests.oracles import distorted_render
+    from humanrecon.io.images import save_image
+
+    cams = cameras(9)
+    names = [f"{i:02d}.png" for i in range(9)]
+    scene = ColmapScene.from_cameras(cams.to(dtype=torch.float32), names, torch.zeros(0, 3), torch.zeros(0, 3))
+    scene.intrinsics = {1: ColmapCamera(model, W, H, (K[0, 0], K[1, 1], K[0, 2], K[1, 2], *params))}
+    scene.camera_ids = np.ones(9, dtype=np.int64)
+    write_colmap_binary(tmp_path / "sparse" / "0", scene)
+    photo = distorted_render(K, list(params), W, H, fisheye=model == "OPENCV_FISHEYE")
+    for name in names:
+        save_image(tmp_path / "images" / name, photo)
+    split = read_colmap_views(tmp_path, "all")
+    assert split.format == "colmap" and split.images.shape == (9, H, W, 3)
+    assert interior_error(split) < 0.003
+    torch.testing.assert_close(split.cameras.R, cams.R.float(), rtol=0, atol=1e-6)
+    # the oracle can fail: the same photos read as pinhole are far off
+    scene.intrinsics = {1: ColmapCamera("PINHOLE", W, H, (K[0, 0], K[1, 1], K[0, 2], K[1, 2]))}
+    write_colmap_binary(tmp_path / "sparse" / "0", scene, overwrite=True)
+    assert interior_error(read_colmap_views(tmp_path, "all")) > 0.01

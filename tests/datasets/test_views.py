@@ -90,7 +90,7 @@ def test_broken_captures(capture, tmp_path):
     with pytest.raises(MissingFileError, match="img_003.png"):
         read_views(broken, "train")
     save_image(broken / "images" / "img_003.png", np.zeros((10, 10, 3)))
-    with pytest.raises(InputError, match=r"img_003.png: image is 10x10 but its COLMAP camera is 24x24"):
+    with pytest.raises(InputError, match=r"img_003.png. is 10x10 but the capture.s camera .or its first image. is 24x24"):
         read_views(broken, "train")
     shutil.rmtree(broken / "images")
     with pytest.raises(MissingFileError, match="no 'images' folder"):
