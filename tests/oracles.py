@@ -11,6 +11,10 @@ is clearer) is the point.
   under test that calls back with tensors: mesh extraction, training samplers).
 * Linear blend skinning (SMPL's definition): :func:`rodrigues`, :func:`skin`, :func:`lbs`.
 * Instant-NGP's multiresolution hash encoding, a per-point loop: :func:`hash_grid_encoding`.
+* Lens distortion renders: :func:`pinhole_render`, :func:`distorted_render`.
+* A textured room for structure from motion: :func:`render_room` (value-noise walls),
+  :func:`room_cameras`, :func:`room_surface_distance`; :func:`similarity_align` (Umeyama)
+  and :func:`rotation_angle_deg` to compare recovered cameras with the truth.
 """
 
 from __future__ import annotations
@@ -247,3 +251,116 @@ def distorted_render(K: np.ndarray, coeffs, width: int, height: int, fisheye: bo
                                  criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12))
     xy = xy.reshape(height, width, 2)
     return ray_colour(xy[..., 0], xy[..., 1])
+
+
+# --------------------------------------------------------------------------- a textured room (structure from motion)
+#: the room: an axis-aligned box (metres, Y up) seen from inside; every ray ends on a wall
+ROOM_HALF = (2.0, 1.5, 2.0)
+#: cells per metre of the octaves of the walls' value noise (fine enough for SIFT at ~1 cm per pixel)
+ROOM_OCTAVES = (1.5, 3.0, 6.0, 12.0, 24.0)
+
+
+def _room_lattices(seed: int) -> dict:
+    """Random RGB lattice values per (face, octave): each wall has its own texture."""
+    rng = np.random.default_rng(seed)
+    half = np.asarray(ROOM_HALF)
+    lattices = {}
+    for face in range(6):
+        a, b = (i for i in range(3) if i != face // 2)
+        for k, f in enumerate(ROOM_OCTAVES):
+            lattices[face, k] = rng.random((int(np.ceil(2 * half[a] * f)) + 3, int(np.ceil(2 * half[b] * f)) + 3, 3))
+    return lattices
+
+
+def room_texture(points, face, seed: int = 0) -> np.ndarray:
+    """RGB ``(N, 3)`` in ``[0, 1]`` of wall points ``points (N, 3)`` on ``face (N,)`` (``2 axis +
+    (1 on the + side)``): value noise (smoothstep-bilinear lattice) summed over
+    :data:`ROOM_OCTAVES` in the wall's own two coordinates, contrast-stretched."""
+    lattices, half = _room_lattices(seed), np.asarray(ROOM_HALF)
+    points, face = np.asarray(points, np.float64), np.asarray(face)
+    out = np.zeros((len(points), 3))
+    for fc in range(6):
+        sel = face == fc
+        if not sel.any():
+            continue
+        a, b = (i for i in range(3) if i != fc // 2)
+        for k, f in enumerate(ROOM_OCTAVES):
+            x, y = (points[sel, a] + half[a]) * f, (points[sel, b] + half[b]) * f
+            i, j = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+            sx, sy = x - i, y - j
+            sx, sy = (sx * sx * (3 - 2 * sx))[:, None], (sy * sy * (3 - 2 * sy))[:, None]
+            table = lattices[fc, k]
+            out[sel] += ((table[i, j] * (1 - sx) + table[i + 1, j] * sx) * (1 - sy)
+                         + (table[i, j + 1] * (1 - sx) + table[i + 1, j + 1] * sx) * sy)
+    return np.clip(0.5 + 3.0 * (out / len(ROOM_OCTAVES) - 0.5), 0.0, 1.0)
+
+
+def render_room(K, R, t, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """Images ``(N, H, W, 3)`` float32 of the room from world-to-camera OpenCV cameras
+    ``K (N, 3, 3)``, ``R (N, 3, 3)``, ``t (N, 3)`` (inside the room): each pixel centre's ray
+    ``R^T K^-1 [u + 0.5, v + 0.5, 1]`` from ``-R^T t`` to the nearest wall it leaves through."""
+    half = np.asarray(ROOM_HALF)
+    v, u = np.mgrid[0:height, 0:width].astype(np.float64) + 0.5
+    pixels = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3)
+    images = []
+    for Ki, Ri, ti in zip(np.asarray(K, np.float64), np.asarray(R, np.float64), np.asarray(t, np.float64)):
+        d = pixels @ np.linalg.inv(Ki).T @ Ri  # rows: R^T K^-1 p
+        o = -Ri.T @ ti
+        with np.errstate(divide="ignore", invalid="ignore"):
+            exits = np.where(d > 0, (half - o) / d, (-half - o) / d)
+        exits[~np.isfinite(exits) | (exits < 0)] = np.inf
+        axis = np.argmin(exits, axis=1)
+        rows = np.arange(len(d))
+        hit = o + exits[rows, axis][:, None] * d
+        images.append(room_texture(hit, 2 * axis + (d[rows, axis] > 0), seed).reshape(height, width, 3))
+    return np.stack(images).astype(np.float32)
+
+
+def look_at_cv(eye, target, up=(0.0, 1.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """World-to-camera ``(R (3, 3), t (3,))`` (OpenCV: z forward, y down) of a camera at
+    ``eye`` looking at ``target`` with world ``up`` pointing to the image top."""
+    eye, target, up = (np.asarray(v, np.float64) for v in (eye, target, up))
+    z = (target - eye) / np.linalg.norm(target - eye)
+    x = np.cross(z, up)
+    x /= np.linalg.norm(x)
+    R = np.stack([x, np.cross(z, x), z])
+    return R, -R @ eye
+
+
+def room_cameras(n: int = 8, width: int = 200, height: int = 150, fov_deg: float = 70.0):
+    """``(K, R, t)`` of ``n`` cameras on a helix (2 m along the room's back, one turn of
+    radius 0.5 m), looking across the room at its far wall (+ floor, ceiling and side
+    walls): ``(n, 3, 3)``, ``(n, 3, 3)``, ``(n, 3)``."""
+    f = 0.5 * width / np.tan(np.radians(fov_deg) / 2)
+    K = np.array([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]])
+    poses = []
+    for a in np.linspace(0.0, 1.0, n):
+        eye = (-1.0 + 2.0 * a, 0.5 * np.sin(2 * np.pi * a), 0.9 + 0.5 * np.cos(2 * np.pi * a))
+        poses.append(look_at_cv(eye, (0.8 - 1.6 * a, -0.3, -ROOM_HALF[2])))
+    return np.repeat(K[None], n, axis=0), np.stack([p[0] for p in poses]), np.stack([p[1] for p in poses])
+
+
+def room_surface_distance(points) -> np.ndarray:
+    """Distance ``(N,)`` of points ``(N, 3)`` to the room's walls (``|box_sdf|``)."""
+    return np.abs(box_sdf(points, ROOM_HALF))
+
+
+def similarity_align(source, target) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama (1991): ``(s, R, t)`` minimising ``Σ |target_i - (s R source_i + t)|²`` for
+    point sets ``(N, 3)`` (least squares, ``R`` a proper rotation)."""
+    x, y = np.asarray(source, np.float64), np.asarray(target, np.float64)
+    mx, my = x.mean(0), y.mean(0)
+    xc, yc = x - mx, y - my
+    cov = yc.T @ xc / len(x)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    R = u @ sign @ vt
+    s = float(np.trace(np.diag(d) @ sign) / (xc ** 2).sum(1).mean())
+    return s, R, my - s * R @ mx
+
+
+def rotation_angle_deg(R1, R2) -> np.ndarray:
+    """Angles ``(...)`` in degrees of the relative rotations ``R1^T R2`` (``(..., 3, 3)`` each)."""
+    rel = np.swapaxes(np.asarray(R1, np.float64), -1, -2) @ np.asarray(R2, np.float64)
+    cos = (np.trace(rel, axis1=-2, axis2=-1) - 1.0) / 2.0
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))

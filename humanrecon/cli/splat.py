@@ -42,8 +42,11 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=int, default=SplatConfig.steps, help="training steps (the learning-rate schedule spans them)")
     p.add_argument("--max-seconds", type=float, default=SplatConfig.max_seconds, help="wall-time budget")
     p.add_argument("--init", default=SplatConfig.init,
-                   help="'auto' (the dataset's sparse points when it has them, else 'random'), 'random' (points in "
-                        "the scene box), 'sparse', a point cloud, a mesh (surface samples) or a splat file")
+                   help="'auto' (the dataset's sparse points when it has them; else the visual hull of images "
+                        "with alpha; else 'sfm' on photos, 'random' when that finds too few), 'random' (points in "
+                        "the scene box), 'sparse', 'hull', 'sfm' (points COLMAP triangulates on the known cameras, "
+                        "cached in --out as sfm_points.npz), a point cloud, a mesh (surface samples) or a splat "
+                        "file")
     p.add_argument("--init-points", type=int, default=SplatConfig.init_points, help="number of Gaussians a random, hull or mesh start makes")
     p.add_argument("--sh-degree", type=int, default=SplatConfig.sh_degree, help="final spherical-harmonics degree of the colours (0..3)")
     p.add_argument("--backend", default=SplatConfig.backend, choices=BACKENDS,

@@ -13,7 +13,7 @@ from humanrecon.training import Budget
 #: the checkpoint file a training run writes into its output folder
 CHECKPOINT = "splat.pt"
 #: initialisations named by a word rather than a file (``SplatConfig.init``)
-INIT_KEYWORDS = ("auto", "random", "sparse", "hull")
+INIT_KEYWORDS = ("auto", "random", "sparse", "hull", "sfm")
 #: rasterizer backends (:func:`humanrecon.splat.rasterize`, :attr:`SplatConfig.backend`)
 BACKENDS = ("auto", "torch", "cpu", "cuda")
 #: the highest spherical-harmonics degree the rasterizer evaluates
@@ -34,11 +34,15 @@ class SplatConfig:
         steps, max_seconds: budget (steps; optional wall-time seconds).
         init: ``"auto"`` (the dataset's sparse structure-from-motion points with their
             colours when it has them, as 3DGS starts from COLMAP's; else ``"hull"`` when its
-            images have masks (alpha); else ``"random"``), ``"random"`` (``init_points``
-            uniform in the scene box), ``"sparse"`` (the sparse points; an error without
-            them), ``"hull"`` (``init_points`` uniform inside the masks' visual hull, coloured
-            from the images: :func:`humanrecon.geometry.scene.visual_hull_points`), or a path:
-            a point cloud (``.ply``/``.xyz``/...), a mesh (surface samples) or a splat file.
+            images have masks (alpha); else ``"sfm"`` on photos, falling back to
+            ``"random"`` with a warning when too few points are found), ``"random"``
+            (``init_points`` uniform in the scene box), ``"sparse"`` (the sparse points; an
+            error without them), ``"hull"`` (``init_points`` uniform inside the masks' visual
+            hull, coloured from the images: :func:`humanrecon.geometry.scene.visual_hull_points`),
+            ``"sfm"`` (points triangulated by COLMAP on the known cameras, cached in the run
+            folder as ``sfm_points.npz``: :func:`humanrecon.datasets.sfm.with_sfm_points`; an
+            error when none are found), or a path: a point cloud (``.ply``/``.xyz``/...), a
+            mesh (surface samples) or a splat file.
         init_points: how many Gaussians a random, hull or mesh initialisation makes.
         sh_degree: final SH degree; raised by one every ``sh_increase_every`` steps.
         lr_means, lr_means_final_fraction: means' rate at the start, times the scene scale

@@ -35,11 +35,14 @@ def initial_model(split, config: SplatConfig, generator: torch.Generator) -> Spl
     has_masks = masks is not None and bool((masks < 0.5).any())
     if config.init == "sparse" and not has_points:
         raise InputError(f"--init sparse: the dataset in '{split.root}' has no sparse points (only COLMAP "
-                         "captures do); use 'random' or a point file")
+                         "captures do); use 'sfm', 'random' or a point file")
+    if config.init == "sfm" and not has_points:
+        raise InputError(f"--init sfm: no points were triangulated for '{split.root}' (train_splats does it: "
+                         "humanrecon.datasets.sfm.with_sfm_points)")
     if config.init == "hull" and not has_masks:
         raise InputError(f"--init hull: the images of '{split.root}' have no masks (alpha is 1 everywhere and the "
                          "capture has no mask files)")
-    if config.init in ("auto", "sparse") and has_points:
+    if config.init in ("auto", "sparse", "sfm") and has_points:
         colors = getattr(split, "point_colors", None)
         return SplatModel.from_points(points.float(), None if colors is None else colors.float(),
                                       sh_degree=config.sh_degree)
@@ -165,5 +168,23 @@ def train_splats(split, out_dir: str | Path, config: SplatConfig | None = None, 
     :func:`humanrecon.trainer.fit`); checkpoints go to ``out_dir/splat.pt`` (parameters,
     optimiser, step, elapsed time, density statistics, random state; ``resume=True``
     continues it exactly). Returns ``(model in eval mode, history)``; a NaN/inf loss
-    raises ``TrainingDivergedError`` naming the last good checkpoint."""
-    return fit(SplatTrainer, split, out_dir, config or SplatConfig(), resume=resume, hooks=hooks)
+    raises ``TrainingDivergedError`` naming the last good checkpoint. Splits without sparse
+    points get points triangulated on their cameras first when :func:`needs_sfm_points`
+    says so (under ``init="auto"`` a warning and a random start when none are found)."""
+    config = config or SplatConfig()
+    if not resume and needs_sfm_points(split, config):  # a resumed run starts from its checkpoint
+        from humanrecon.datasets.sfm import with_sfm_points
+
+        split = with_sfm_points(split, out_dir, required=config.init == "sfm", progress=config.progress,
+                                seed=config.seed)
+    return fit(SplatTrainer, split, out_dir, config, resume=resume, hooks=hooks)
+
+
+def needs_sfm_points(split, config: SplatConfig) -> bool:
+    """Whether the start triangulates points on the split's known cameras (cached in the run
+    folder: :func:`humanrecon.datasets.sfm.with_sfm_points`): ``init="sfm"``, or ``"auto"``
+    on opaque images without sparse points (where it would otherwise start at random)."""
+    points = getattr(split, "points", None)
+    if points is not None and len(points) > 0:
+        return False
+    return config.init == "sfm" or (config.init == "auto" and not bool((split.alpha < 0.5).any()))
