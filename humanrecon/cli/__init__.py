@@ -1,7 +1,7 @@
 """The ``humanrecon`` command line: one console script with a sub-command per subsystem.
 
 Each subsystem's module here (``body``, ``fit``, ``implicit``, ``nerf``, ``splat``, ``dvr``, ``views``,
-``info``) exposes ``add_parser(subparsers)``; commands parse arguments, check every
+``capture``, ``info``) exposes ``add_parser(subparsers)``; commands parse arguments, check every
 output before any work, and call the library. Heavy modules (torch, open3d, cv2) are
 imported inside the commands, so ``humanrecon --help`` stays fast. Every error the
 library raises on purpose is a :class:`humanrecon.errors.HumanreconError`: it is
@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from humanrecon.cli import body, dvr, fit, implicit, info, motion, nerf, splat, views
+from humanrecon.cli import body, capture, dvr, fit, implicit, info, motion, nerf, splat, views
 from humanrecon.errors import HumanreconError
 
-SUBCOMMANDS = (body, fit, motion, implicit, nerf, splat, dvr, views, info)
+SUBCOMMANDS = (body, fit, motion, implicit, nerf, splat, dvr, views, capture, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
