@@ -60,11 +60,16 @@ SDF = SurfaceLevel(0.0, "below")
 class RayHits:
     """Result of :func:`find_surface` for ``R`` rays: ``depth (R,)`` ray parameter of the
     surface point (metres along unit directions; ``far`` for misses), ``hit (R,)`` bool,
-    ``points (R, 3)`` world surface points (``o + depth · w``; meaningless for misses)."""
+    ``points (R, 3)`` world surface points (``o + depth · w``; meaningless for misses);
+    ``deepest (R,)``: depth of the march's sample most inside the surface (largest
+    ``surface.signed``: the closest approach to the shape of a ray that misses, the
+    deepest point of one that crosses it), to the sample spacing (:func:`refine_most_inside`
+    sharpens it)."""
 
     depth: torch.Tensor
     hit: torch.Tensor
     points: torch.Tensor
+    deepest: torch.Tensor | None = None
 
 
 def _check_rays(origins: torch.Tensor, directions: torch.Tensor) -> None:
@@ -79,8 +84,10 @@ def _as_per_ray(value, rays: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def _search(field: Field, origins: torch.Tensor, directions: torch.Tensor, near: torch.Tensor, far: torch.Tensor,
-            samples: int, secant_steps: int, surface: SurfaceLevel) -> tuple[torch.Tensor, torch.Tensor]:
-    """Depth ``(R,)`` and hit ``(R,)`` of one chunk; differentiable if the caller allows."""
+            samples: int, secant_steps: int, surface: SurfaceLevel,
+            deepest: bool = False) -> tuple[torch.Tensor, ...]:
+    """Depth ``(R,)`` and hit ``(R,)`` of one chunk (and, with ``deepest``, the depth
+    ``(R,)`` of the sample most inside); differentiable if the caller allows."""
     steps = torch.linspace(0.0, 1.0, samples, dtype=origins.dtype, device=origins.device)
     depths = near[:, None] + (far - near)[:, None] * steps  # (R, S)
     points = origins[:, None] + depths[..., None] * directions[:, None]
@@ -99,6 +106,8 @@ def _search(field: Field, origins: torch.Tensor, directions: torch.Tensor, near:
         d_in, v_in = torch.where(inside, d_mid, d_in), torch.where(inside, v_mid, v_in)
         d_out, v_out = torch.where(inside, d_out, d_mid), torch.where(inside, v_out, v_mid)
     depth = d_out - v_out * (d_in - d_out) / (v_in - v_out).where(v_in != v_out, torch.ones_like(v_in))
+    if deepest:
+        return torch.where(hit, depth, far), hit, depths.gather(1, values.argmax(1, keepdim=True))[:, 0]
     return torch.where(hit, depth, far), hit
 
 
@@ -116,7 +125,7 @@ def find_surface(field: Field, origins: torch.Tensor, directions: torch.Tensor, 
         surface: :data:`OCCUPANCY` (default) or :data:`SDF`, or any :class:`SurfaceLevel`.
         chunk: rays per field batch.
     Returns:
-        :class:`RayHits`.
+        :class:`RayHits` (with ``deepest``).
     """
     _check_rays(origins, directions)
     if samples < 2 or secant_steps < 0:
@@ -125,12 +134,43 @@ def find_surface(field: Field, origins: torch.Tensor, directions: torch.Tensor, 
     near, far = _as_per_ray(near, rays, origins), _as_per_ray(far, rays, origins)
     depth = torch.empty(rays, dtype=origins.dtype, device=origins.device)
     hit = torch.empty(rays, dtype=torch.bool, device=origins.device)
+    deepest = torch.empty_like(depth)
     with torch.no_grad():
         for s in range(0, rays, chunk):
             e = s + chunk
-            depth[s:e], hit[s:e] = _search(field, origins[s:e], directions[s:e], near[s:e], far[s:e], samples,
-                                           secant_steps, surface)
-    return RayHits(depth, hit, origins + depth[:, None] * directions)
+            depth[s:e], hit[s:e], deepest[s:e] = _search(field, origins[s:e], directions[s:e], near[s:e], far[s:e],
+                                                         samples, secant_steps, surface, deepest=True)
+    return RayHits(depth, hit, origins + depth[:, None] * directions, deepest)
+
+
+def _most_inside(field: Field, origins: torch.Tensor, directions: torch.Tensor, candidates: torch.Tensor,
+                 surface: SurfaceLevel, chunk: int) -> torch.Tensor:
+    """Of the candidate depths ``(R, K)`` of each ray, the one ``(R,)`` most inside."""
+    best = []
+    per_chunk = max(1, chunk * 64 // max(candidates.shape[1], 1))  # about chunk x 64 points per field batch
+    for s in range(0, len(candidates), per_chunk):
+        d = candidates[s:s + per_chunk]
+        points = origins[s:s + per_chunk, None] + d[..., None] * directions[s:s + per_chunk, None]
+        values = surface.signed(field(points.reshape(-1, 3))).reshape(d.shape)
+        best.append(d.gather(1, values.argmax(1, keepdim=True))[:, 0])
+    return torch.cat(best) if best else candidates.new_zeros(0)
+
+
+def refine_most_inside(field: Field, origins: torch.Tensor, directions: torch.Tensor, depth: torch.Tensor,
+                       width, near, far, *, refine: int = 16, surface: SurfaceLevel = OCCUPANCY,
+                       chunk: int = CHUNK_RAYS) -> torch.Tensor:
+    """Sharpen the most-inside depth ``(R,)`` of rays ``(R, 3)`` found on samples ``width``
+    apart (metres; scalar or ``(R,)``): the best of ``refine`` uniform depths within one
+    ``width`` either side, kept inside ``[near, far]``. Without gradients; ``(R,)``."""
+    rays = origins.shape[0]
+    near, far = _as_per_ray(near, rays, origins), _as_per_ray(far, rays, origins)
+    width = _as_per_ray(width, rays, origins)
+    if refine == 0 or rays == 0:
+        return depth.clone()
+    spread = torch.linspace(-1.0, 1.0, refine, dtype=origins.dtype, device=origins.device)
+    with torch.no_grad():
+        candidates = torch.minimum(torch.maximum(depth[:, None] + width[:, None] * spread, near[:, None]), far[:, None])
+        return _most_inside(field, origins, directions, candidates, surface, chunk)
 
 
 def closest_approach(field: Field, origins: torch.Tensor, directions: torch.Tensor, near, far, *,
@@ -142,10 +182,10 @@ def closest_approach(field: Field, origins: torch.Tensor, directions: torch.Tens
 
     ``samples`` stratified depths in ``[near, far]`` (one uniform draw per stratum from
     ``generator``; exactly the stratum centres when ``generator`` is None), then ``refine``
-    uniform depths within one stratum either side of the best. This is where DVR's
-    occupancy loss (rays inside a mask that miss) and free-space loss (rays outside a
-    mask) act: moving the surface where the ray passes nearest to it, not at an arbitrary
-    point of the ray, which would grow or carve a blob there.
+    uniform depths within one stratum either side of the best (:func:`refine_most_inside`).
+    This is where DVR's occupancy loss (rays inside a mask that miss) and free-space loss
+    (rays outside a mask) act: moving the surface where the ray passes nearest to it, not
+    at an arbitrary point of the ray, which would grow or carve a blob there.
     """
     _check_rays(origins, directions)
     if samples < 1 or refine < 0:
@@ -158,23 +198,10 @@ def closest_approach(field: Field, origins: torch.Tensor, directions: torch.Tens
     else:
         offsets = torch.rand(rays, samples, generator=generator).to(origins)
     depth = near[:, None] + width[:, None] * (torch.arange(samples, device=origins.device) + offsets)
-
-    def most_inside(candidates: torch.Tensor) -> torch.Tensor:  # (R, K) depths -> (R,)
-        best = []
-        for s in range(0, rays, chunk):
-            d = candidates[s:s + chunk]
-            points = origins[s:s + chunk, None] + d[..., None] * directions[s:s + chunk, None]
-            values = surface.signed(field(points.reshape(-1, 3))).reshape(d.shape)
-            best.append(d.gather(1, values.argmax(1, keepdim=True))[:, 0])
-        return torch.cat(best) if best else near.clone()
-
     with torch.no_grad():
-        best = most_inside(depth)
-        if refine:
-            spread = torch.linspace(-1.0, 1.0, refine, dtype=origins.dtype, device=origins.device)
-            best = most_inside(torch.minimum(torch.maximum(best[:, None] + width[:, None] * spread, near[:, None]),
-                                             far[:, None]))
-    return best
+        best = _most_inside(field, origins, directions, depth, surface, chunk) if rays else near.clone()
+    return refine_most_inside(field, origins, directions, best, width, near, far, refine=refine, surface=surface,
+                              chunk=chunk)
 
 
 def surface_depth(field: Field, origins: torch.Tensor, directions: torch.Tensor, hits: RayHits,

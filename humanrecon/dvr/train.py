@@ -53,9 +53,10 @@ import torch.nn.functional as F
 
 from humanrecon.dvr.config import DVRConfig
 from humanrecon.dvr.model import CHECKPOINT, DVRModel
-from humanrecon.dvr.surface import SDF, closest_approach, find_surface, surface_depth
+from humanrecon.dvr.surface import SDF, closest_approach, find_surface, refine_most_inside, surface_depth
 from humanrecon.errors import InputError
-from humanrecon.geometry.scene import dataset_bounds, ray_aabb, uniform_points, visual_hull_alpha, visual_hull_points
+from humanrecon.geometry.scene import (cropped_views, dataset_bounds, ray_aabb, uniform_points, visual_hull_alpha,
+                                      visual_hull_points)
 from humanrecon.trainer import Trainer, fit
 from humanrecon.training import Progress, TrainingHistory, cosine_decay
 
@@ -140,13 +141,18 @@ class HullTargets:
         self.cameras = split.cameras.to(device=device)
         self.masks = split.alpha.to(device)
         self.bounds = bounds.to(device)
-        self.seeds = visual_hull_points(split.cameras, split.alpha, self.SEEDS, bounds, generator=generator).to(device)
+        #: views whose masks the frame cuts (the object goes on outside them): they do not
+        #: judge points outside their frame (DTU's scenes: chosen on a validation split of
+        #: the training views, 0.988 mask IoU at 600 steps against 0.984 with every view judging)
+        self.crops = cropped_views(self.masks)
+        self.seeds = visual_hull_points(split.cameras, split.alpha, self.SEEDS, bounds, generator=generator,
+                                        crops=self.crops.cpu()).to(device)
         if len(self.seeds) == 0:
             raise InputError(f"{split.root}: the masks of the '{split.split}' images have no common part inside the "
                              f"scene box {bounds.tolist()} (no visual hull): do the cameras and masks belong together?")
         base = self.seeds[torch.randint(len(self.seeds), (self.BOUNDARY_CANDIDATES,), generator=generator).to(device)]
         candidates = base + 0.03 * torch.randn(base.shape, generator=generator).to(base)
-        value = visual_hull_alpha(self.cameras, self.masks, candidates)
+        value = visual_hull_alpha(self.cameras, self.masks, candidates, crops=self.crops)
         boundary = candidates[(value > 0.1) & (value < 0.9)]
         self.boundary = boundary if len(boundary) else self.seeds
         margin = self.BOX_MARGIN
@@ -161,7 +167,7 @@ class HullTargets:
         for parts thinner than a pixel that the masks' pixel centres can miss)."""
         box = self.bounds
         points = uniform_points(box, count, generator)
-        return points[visual_hull_alpha(self.cameras, self.grown_masks, points) == 0]
+        return points[visual_hull_alpha(self.cameras, self.grown_masks, points, crops=self.crops) == 0]
 
     def sample(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``points (M, 3)``: 1/4 uniform in the box, 1/4 around the hull seeds, 1/2 around
@@ -177,7 +183,7 @@ class HullTargets:
         uniform = uniform_points(box, quarter, generator)
         points = torch.cat([uniform, around(self.seeds, (self.SEED_SPREAD,), quarter),
                             around(self.boundary, self.BOUNDARY_SPREADS, quarter)])
-        return points, visual_hull_alpha(self.cameras, self.masks, points)
+        return points, visual_hull_alpha(self.cameras, self.masks, points, crops=self.crops)
 
 
 def eikonal_loss(model: DVRModel, points: torch.Tensor) -> torch.Tensor:
@@ -214,9 +220,17 @@ def dvr_losses(model: DVRModel, rays: RayBatch, index: torch.Tensor, samples: in
     if hits.hit.any():
         _, points = surface_depth(model.sdf, o[inside], d[inside], hits, SDF, min_slope=GRAZING_SLOPE)
         parts["rgb"] = (model.color(points) - rays.rgb[index][inside][hits.hit]).abs().mean()
-    # silhouettes: every ray at the point where it passes nearest the shape (deepest if it crosses)
-    depth = closest_approach(model.sdf, o, d, near, far, samples=samples // 2, refine=CLOSEST_REFINE, surface=SDF,
-                             generator=generator)
+    # silhouettes: every ray at the point where it passes nearest the shape (deepest if it crosses);
+    # inside rays start from their own march's most-inside sample, outside rays march for it
+    depth = torch.empty_like(near)
+    if inside.any():
+        spacing = (far[inside] - near[inside]) / (samples - 1)
+        depth[inside] = refine_most_inside(model.sdf, o[inside], d[inside], hits.deepest, spacing, near[inside],
+                                           far[inside], refine=CLOSEST_REFINE, surface=SDF)
+    if (~inside).any():
+        depth[~inside] = closest_approach(model.sdf, o[~inside], d[~inside], near[~inside], far[~inside],
+                                          samples=samples // 2, refine=CLOSEST_REFINE, surface=SDF,
+                                          generator=generator)
     logits = -model.sdf(o + depth[:, None] * d) / temperature
     missed = inside.clone()
     missed[inside] = ~hits.hit

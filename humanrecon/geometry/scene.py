@@ -57,12 +57,34 @@ def dataset_bounds(split) -> torch.Tensor:
     return torch.as_tensor(bounds, dtype=torch.float32) if bounds is not None else visible_bounds(split.cameras)
 
 
+def cropped_views(masks: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """``(B,)`` bool: the views whose mask ``(B, H, W)`` (``> threshold`` inside) reaches
+    the edge of the frame, so the object goes on outside the picture (DTU's buildings: a
+    point outside such a view's frame may well be object)."""
+    inside = torch.as_tensor(masks) > threshold
+    if inside.ndim != 3:
+        raise InputError(f"masks must be (B, H, W), got {tuple(inside.shape)}")
+    return inside[:, 0].any(-1) | inside[:, -1].any(-1) | inside[:, :, 0].any(-1) | inside[:, :, -1].any(-1)
+
+
+def _crop_flags(crops, views: int, device) -> torch.Tensor:
+    """``crops`` (None, a bool, or ``(B,)`` bools) as ``(B, 1)`` bools."""
+    if crops is None or isinstance(crops, bool):
+        return torch.full((views, 1), bool(crops), dtype=torch.bool, device=device)
+    crops = torch.as_tensor(crops, dtype=torch.bool, device=device)
+    if crops.shape != (views,):
+        raise InputError(f"crops must be a bool or ({views},) bools (one per view), got shape {tuple(crops.shape)}")
+    return crops[:, None]
+
+
 def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds: torch.Tensor, *,
                        images: torch.Tensor | None = None, threshold: float = 0.5,
-                       generator: torch.Generator | None = None, max_rounds: int = 50):
+                       generator: torch.Generator | None = None, max_rounds: int = 50, crops=None):
     """Points drawn uniformly inside the visual hull of object masks: the part of the box
-    that every camera sees inside its mask. Masks are taken to show the whole object, as
-    in object-centric captures: a point outside a view's frame or behind it is outside.
+    that every camera sees inside its mask. By default masks are taken to show the whole
+    object, as in object-centric captures: a point outside a view's frame or behind it is
+    outside. A view in ``crops`` (its mask is cut by the frame: :func:`cropped_views`)
+    does not judge the points it does not see; a point no view sees is outside.
 
     Args:
         cameras: ``B`` cameras (OpenCV, world-to-camera) of the masks.
@@ -72,6 +94,7 @@ def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds:
         images: optional ``(B, H, W, 3)`` colours; then also returns each point's mean colour
             over the views that see it.
         generator: random source (candidates are drawn in rounds of ``4 · count``).
+        crops: None or False (no view is cropped), True (all are) or ``(B,)`` bools.
     Returns:
         ``points (M, 3)`` float32 with ``M = count`` (fewer only when ``max_rounds`` rounds
         found fewer; ``M = 0`` when no candidate survives, e.g. empty masks), and
@@ -82,6 +105,7 @@ def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds:
         raise InputError(f"masks must be (B, H, W) with B = {len(cameras)} cameras, got {tuple(masks.shape)}")
     box = torch.as_tensor(bounds, dtype=torch.float32)
     height, width = masks.shape[1:]
+    cropped = _crop_flags(crops, len(cameras), masks.device)
     kept, colours = [], []
     found = 0
     for _ in range(max_rounds):
@@ -93,7 +117,7 @@ def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds:
         col, row = col.clamp(0, width - 1), row.clamp(0, height - 1)
         views = torch.arange(len(cameras))[:, None]
         inside = masks[views, row, col] > threshold
-        keep = (inside & seen).all(0)
+        keep = ((inside & seen) | (~seen & cropped)).all(0) & seen.any(0)
         kept.append(candidates[keep])
         if images is not None:
             rgb = images[views, row, col][:, keep]  # (B, K, 3)
@@ -107,18 +131,22 @@ def visual_hull_points(cameras: Camera, masks: torch.Tensor, count: int, bounds:
 
 
 def visual_hull_alpha(cameras: Camera, masks: torch.Tensor, points: torch.Tensor, *,
-                      chunk: int = 16384) -> torch.Tensor:
+                      chunk: int = 16384, crops=None) -> torch.Tensor:
     """Soft visual-hull membership of world ``points (M, 3)``: the smallest mask value over
     all views, each read bilinearly at the point's projection (sub-pixel: antialiased alpha
     keeps the silhouette's position inside a pixel). A point behind a camera or outside
-    its frame scores 0 (masks show the whole object). ``> 0.5`` is inside the visual hull,
-    the largest shape consistent with every silhouette, so ``< 0.5`` is certainly empty.
+    its frame scores 0 (masks show the whole object), except in the views of ``crops``
+    (masks cut by the frame, :func:`cropped_views`), which leave the points they do not
+    see to the others; a point no view sees scores 0. ``> 0.5`` is inside the visual
+    hull, the largest shape consistent with every silhouette, so ``< 0.5`` is certainly
+    empty.
 
     Args:
         cameras: ``B`` cameras (OpenCV, world-to-camera) of the masks.
         masks: ``(B, H, W)`` foreground weights in ``[0, 1]`` (alpha), same device as points.
         points: ``(M, 3)`` world points (metres).
         chunk: points per batch of projections.
+        crops: None or False (no view is cropped), True (all are) or ``(B,)`` bools.
     Returns:
         ``(M,)`` values in ``[0, 1]``, dtype and device of ``points``; no gradient.
     """
@@ -131,6 +159,7 @@ def visual_hull_alpha(cameras: Camera, masks: torch.Tensor, points: torch.Tensor
     cams = cameras.to(dtype=points.dtype, device=points.device)
     grid_masks = masks.to(points)[:, None]  # (B, 1, H, W)
     scale = points.new_tensor([2.0 / width, 2.0 / height])
+    cropped = _crop_flags(crops, len(cameras), points.device)
     out = []
     with torch.no_grad():
         for s in range(0, len(points), chunk):
@@ -138,10 +167,12 @@ def visual_hull_alpha(cameras: Camera, masks: torch.Tensor, points: torch.Tensor
             pixels, depth = cams.project(chunk_points.expand(len(cams), -1, -1), return_depth=True)  # (B, K, 2)
             # pixel (u, v) with +0.5 centres -> grid_sample's [-1, 1] with align_corners=False
             grid = (pixels * scale - 1.0)[:, :, None]  # (B, K, 1, 2)
-            values = torch.nn.functional.grid_sample(grid_masks, grid, mode="bilinear", padding_mode="zeros",
+            values = torch.nn.functional.grid_sample(grid_masks, grid, mode="bilinear", padding_mode="border",
                                                      align_corners=False)[:, 0, :, 0]  # (B, K)
             inside_frame = (depth > 0) & (pixels >= 0).all(-1) & (pixels[..., 0] <= width) & (pixels[..., 1] <= height)
-            out.append(torch.where(inside_frame, values, torch.zeros_like(values)).amin(0))
+            unseen = torch.where(cropped, torch.ones_like(values), torch.zeros_like(values))
+            alpha = torch.where(inside_frame, values, unseen).amin(0)
+            out.append(torch.where(inside_frame.any(0), alpha, torch.zeros_like(alpha)))
     return torch.cat(out) if out else points.new_zeros(0)
 
 

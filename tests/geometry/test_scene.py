@@ -70,3 +70,56 @@ def test_visual_hull_of_a_sphere_hugs_the_sphere():
     assert empty.shape == (0, 3)
     with pytest.raises(InputError, match="masks must be"):
         visual_hull_points(cameras, masks[:3], 10, box)
+
+
+def _seen_and_within(cameras: Camera, points: torch.Tensor, radius: float):
+    """Analytic oracle of a sphere at the origin: ``(B, M)`` bools, the point is in view
+    ``b``'s frame (in front of it), and the ray from that camera through it passes within
+    ``radius`` of the centre (so the sphere's true mask covers its pixel)."""
+    pixels, depth = cameras.project(points.expand(len(cameras), -1, -1), return_depth=True)
+    seen = (depth > 0) & (pixels >= 0).all(-1) & (pixels[..., 0] < cameras.width) & (pixels[..., 1] < cameras.height)
+    eye = cameras.center[:, None]
+    ray = torch.nn.functional.normalize(points[None] - eye, dim=-1)
+    closest = eye - (eye * ray).sum(-1, keepdim=True) * ray
+    return seen, closest.norm(dim=-1) < radius
+
+
+def test_cropped_masks_leave_unseen_points_to_the_other_views():
+    """Oracle: a sphere's analytic masks and, per point, which views see it and whether
+    their ray through it meets the sphere (no pixels involved)."""
+    from humanrecon.datasets import sphere_cameras
+    from humanrecon.geometry.scene import cropped_views, visual_hull_alpha
+
+    # cameras so close that the sphere (r = 0.5) overflows every frame but its corners
+    cameras = sphere_cameras((0.0, 0.0, 0.0), 0.5, 16, 48, seed=0, margin=0.85)
+    masks = _sphere_masks(cameras, 0.5)
+    assert cropped_views(masks).all() and not cropped_views(torch.zeros_like(masks)).any()
+    gen = torch.Generator().manual_seed(0)
+    directions = torch.nn.functional.normalize(torch.randn(2000, 3, generator=gen), dim=-1)
+    inner = 0.45 * directions
+    seen, within = _seen_and_within(cameras, inner, 0.5)
+    assert within[seen].all()  # the oracle: every view that sees an inner point sees it in the mask
+    whole = visual_hull_alpha(cameras, masks, inner)
+    cropped = visual_hull_alpha(cameras, masks, inner, crops=True)
+    # masks taken as the whole object cut the sphere down to what every frame holds; with
+    # crops, every inner point some view sees is inside, and one no view sees is outside
+    assert (whole > 0.5).float().mean() < 0.3  # measured 0.17
+    assert (cropped[seen.any(0)] > 0.5).all() and (cropped[~seen.any(0)] == 0).all() and seen.any(0).float().mean() > 0.5
+    # outer points (1.2 r) that some view sees well off the sphere (its ray passes 10 %
+    # beyond the radius: pixels off the mask edge) are outside
+    outer = 1.2 * 0.5 * directions
+    seen, within = _seen_and_within(cameras, outer, 0.5 * 1.1)
+    off = (seen & ~within).any(0)
+    assert off.float().mean() > 0.02 and (visual_hull_alpha(cameras, masks, outer, crops=True)[off] < 0.5).all()
+    # per-view flags: cropping only the first view changes only what it alone decides
+    flags = torch.zeros(16, dtype=torch.bool)
+    flags[0] = True
+    one = visual_hull_alpha(cameras, masks, inner, crops=flags)
+    assert (one >= whole).all() and (one <= cropped).all()
+    with pytest.raises(InputError, match="crops"):
+        visual_hull_alpha(cameras, masks, inner, crops=flags[:3])
+    # drawn points follow the same rule: inside every seeing view's mask, seen by one at least
+    points = visual_hull_points(cameras, masks, 500, torch.tensor([[-1.0] * 3, [1.0] * 3]), generator=gen, crops=True)
+    seen, within = _seen_and_within(cameras, points, 0.5 * 1.1)
+    assert len(points) == 500 and seen.any(0).all() and (within | ~seen).all()
+    assert points.norm(dim=-1).max() > 0.4  # reaches beyond the middle every frame holds
