@@ -56,7 +56,7 @@ from humanrecon._validation import to_numpy
 from humanrecon.datasets.split import HOLDOUT_EVERY, ViewSplit, holdout_indices, holdout_rule, read_image_stack, scale_cameras
 from humanrecon.errors import InputError, MissingFileError
 from humanrecon.geometry.camera import Camera
-from humanrecon.io.files import check_outputs
+from humanrecon.io.files import check_outputs, scratch_folder
 
 #: COLMAP model -> (the :mod:`.undistort` model, indices of its coefficients in ``params``)
 LENSES = {
@@ -611,11 +611,7 @@ def _write(folder: str | os.PathLike, scene: ColmapScene, overwrite: bool, ext: 
     folder = Path(folder)
     targets = check_outputs([folder / f"{name}{ext}" for name in _ALL_FILES], overwrite)
     rec = _reconstruction(scene)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".colmap-", dir=folder))
-    except OSError as exc:
-        raise InputError(f"cannot write '{folder}': {exc.strerror or exc}") from exc
+    tmp = scratch_folder(folder, ".colmap-")
     try:
         (rec.write_binary if ext == ".bin" else rec.write_text)(str(tmp))
         for target in targets:  # each file appears whole, in one rename

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 
 from humanrecon.errors import InputError, MissingFileError, OutputExistsError
-from humanrecon.io.files import atomic_write, write_json
+from humanrecon.io.files import atomic_write, scratch_folder, write_json
 from humanrecon.sfm_config import SfmConfig
 
 if TYPE_CHECKING:
@@ -291,11 +291,7 @@ def run_sfm(photos_dir: str | os.PathLike, out_dir: str | os.PathLike, *, overwr
     targets = _check_outputs(out_dir, photos_dir, overwrite)
     names = [p.name for p in photos]
     created = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".sfm-", dir=out_dir))
-    except OSError as exc:
-        raise InputError(f"cannot write '{out_dir}': {exc.strerror or exc}") from exc
+    scratch = scratch_folder(out_dir, ".sfm-")
     database, log_file = scratch / "database.db", scratch / "colmap.log"
     seconds: dict[str, float] = {}
     bar = _progress(4, "sfm", progress)
@@ -477,11 +473,7 @@ def triangulate_known_poses(views: "ViewSplit", work_dir: str | os.PathLike, *, 
     if np.any(np.abs(K[:, 0, 1]) > 1e-6 * np.abs(K[:, 0, 0])):
         raise InputError(f"{where}: a camera has skew (K[0, 1] != 0); COLMAP's PINHOLE cameras cannot hold it")
     work = Path(work_dir)
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".triangulate-", dir=work))
-    except OSError as exc:
-        raise InputError(f"cannot write '{work}': {exc.strerror or exc}") from exc
+    scratch = scratch_folder(work, ".triangulate-")
     image_dir, database = scratch / "images", scratch / "database.db"
     bar = _progress(3, "triangulate", progress)
     try:

@@ -62,6 +62,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
         raise
 
 
+def scratch_folder(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new empty hidden folder ``parent/<prefix>XXXX`` (``parent`` created first) for work
+    whose results are moved into place at the end; the caller removes it. Raises
+    :class:`InputError` naming ``parent`` when it cannot be written."""
+    parent = Path(parent)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    except OSError as exc:
+        raise InputError(f"cannot write '{parent}': {exc.strerror or exc}") from exc
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; returns the path."""
     with atomic_write(path, "wb") as handle:
