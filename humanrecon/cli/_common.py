@@ -107,11 +107,12 @@ def png_output(path: str) -> Path | None:
     return check_image_path(path, "--png")
 
 
-def write_mesh_picture(png: Path | None, vertices, faces) -> None:
-    """Front and side views of a mesh into ``png`` (when given)."""
+def write_mesh_picture(png: Path | None, vertices, faces, vertex_colors=None) -> None:
+    """Front and side views of a mesh into ``png`` (when given), with its ``vertex_colors
+    (V, 3)`` in [0, 1] when given."""
     if png is None:
         return
     from humanrecon.render import overview_image, save_image
 
-    save_image(png, overview_image(vertices, faces, views=("front", "left")))
+    save_image(png, overview_image(vertices, faces, views=("front", "left"), vertex_colors=vertex_colors))
     print(f"wrote {png}")

@@ -177,7 +177,7 @@ def mesh(args: argparse.Namespace) -> None:
         raise InputError(f"{args.run}: {exc}") from exc
     result.save(out)
     print(f"wrote {out} ({len(result.mesh.vertices)} vertices)")
-    write_mesh_picture(png, result.mesh.vertices, result.mesh.faces)
+    write_mesh_picture(png, result.mesh.vertices, result.mesh.faces, getattr(result, "vertex_colors", None))
 
 
 def evaluate(args: argparse.Namespace) -> None:

@@ -120,14 +120,29 @@ class DVRModel(Checkpointed, nn.Module):
         return {"rgb": out["rgb"].reshape(h, w, 3), "opacity": out["hit"].reshape(h, w).to(out["rgb"].dtype),
                 "depth": out["depth"].reshape(h, w), "normals": out["normals"].reshape(h, w, 3)}
 
-    def extract_mesh(self, resolution: int = 256, *, initial_resolution: int = 32, progress: bool = False):
+    def extract_mesh(self, resolution: int = 256, *, initial_resolution: int = 32, progress: bool = False,
+                     colors: bool = True):
         """The zero level set of :meth:`sdf` in the scene box by the shared hierarchical
         extractor (``resolution = initial_resolution · 2^k`` cells per axis): an
         :class:`~humanrecon.geometry.meshing.ExtractionResult` (world metres, normals
-        outwards, closed: the box faces count as outside). ``InputError`` when the box
-        holds no surface."""
+        outwards, closed: the box faces count as outside) whose ``vertex_colors (V, 3)``
+        (float32 RGB in [0, 1]) are the texture field at the vertices (``colors=False``:
+        None). ``InputError`` when the box holds no surface."""
         from humanrecon.geometry.meshing import extract_mesh
 
-        return extract_mesh(self.sdf, self.bounds.detach().cpu().numpy(), resolution, 0.0, inside="negative",
-                            initial_resolution=min(initial_resolution, resolution), device=self.bounds.device,
-                            progress=progress)
+        result = extract_mesh(self.sdf, self.bounds.detach().cpu().numpy(), resolution, 0.0, inside="negative",
+                              initial_resolution=min(initial_resolution, resolution), device=self.bounds.device,
+                              progress=progress)
+        if colors:
+            result.vertex_colors = self.vertex_colors(result.mesh.vertices)
+        return result
+
+    @torch.no_grad()
+    def vertex_colors(self, vertices, chunk: int = 65536):
+        """The texture field's RGB ``(V, 3)`` float32 numpy in [0, 1] at world ``vertices
+        (V, 3)`` (metres; numpy or torch), ``chunk`` points at a time."""
+        import numpy as np
+
+        points = torch.as_tensor(np.asarray(vertices), dtype=torch.float32, device=self.bounds.device)
+        out = [self.color(points[s:s + chunk]).cpu() for s in range(0, len(points), chunk)]
+        return torch.cat(out).numpy() if out else np.zeros((0, 3), np.float32)

@@ -62,6 +62,8 @@ class ExtractionResult:
         dense_equivalent: ``(resolution + 1)**3``, the evaluations of a dense grid.
         seconds: wall-clock time of the whole extraction.
         voxel_size: ``(3,)`` final cell size along x, y, z in metres.
+        vertex_colors: ``(V, 3)`` float32 RGB in ``[0, 1]`` per vertex when the caller
+            coloured the mesh (e.g. a DVR texture field), else None; :meth:`save` writes them.
     """
 
     mesh: "trimesh.Trimesh"
@@ -69,6 +71,7 @@ class ExtractionResult:
     dense_equivalent: int
     seconds: float
     voxel_size: tuple[float, float, float]
+    vertex_colors: np.ndarray | None = None
 
     @property
     def ratio(self) -> float:
@@ -77,10 +80,11 @@ class ExtractionResult:
 
     def save(self, path):
         """Write the mesh with :func:`humanrecon.io.meshes.save_mesh` (.obj, .ply,
-        .stl, .glb, .off; vertices and faces as they are). Returns the path."""
+        .stl, .glb, .off; vertices and faces as they are, and :attr:`vertex_colors` when
+        set). Returns the path."""
         from humanrecon.io.meshes import save_mesh
 
-        return save_mesh(path, self.mesh.vertices, self.mesh.faces)
+        return save_mesh(path, self.mesh.vertices, self.mesh.faces, vertex_colors=self.vertex_colors)
 
 
 # --------------------------------------------------------------------------- arguments

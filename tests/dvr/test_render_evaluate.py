@@ -223,6 +223,32 @@ def test_untrained_mesh_is_closed_and_on_the_zero_level():
     assert values.mean() < 0.01 * voxel and values.max() < 0.1 * voxel
 
 
+class _Gradient(torch.nn.Module):
+    """A texture whose colour is known everywhere: ``sigmoid(logit)`` = ``(x + 1) / 2`` of
+    the normalised point (red along x, green along y, blue along z)."""
+
+    def forward(self, normalised: torch.Tensor) -> torch.Tensor:
+        return torch.logit(((normalised + 1) / 2).clamp(1e-4, 1 - 1e-4))
+
+
+def test_exported_mesh_carries_the_texture_field_as_vertex_colours(tmp_path):
+    from humanrecon.io.meshes import load_mesh
+
+    model = _model(ExactSphere)
+    model.texture = _Gradient()
+    result = model.extract_mesh(32, initial_resolution=8)
+    vertices = np.asarray(result.mesh.vertices)
+    # oracle: the gradient at each vertex, from the box alone (centre 0, half-diagonal √3)
+    expected = np.clip((vertices / math.sqrt(3.0) + 1) / 2, 0, 1)
+    np.testing.assert_allclose(result.vertex_colors, expected, atol=1e-4)
+    path = result.save(tmp_path / "sphere.ply")
+    loaded = load_mesh(path)
+    assert len(loaded.vertices) == len(vertices)
+    stored = np.asarray(loaded.visual.vertex_colors)[:, :3] / 255.0
+    np.testing.assert_allclose(stored, expected, atol=0.5 / 255 + 1e-6)  # 8-bit rounding
+    assert model.extract_mesh(32, initial_resolution=8, colors=False).vertex_colors is None
+
+
 # --------------------------------------------------------------------------- CLI
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
@@ -254,7 +280,12 @@ def test_cli_render_and_mesh_write_their_files(run, capsys):
     mesh, picture = run / "mesh.ply", run / "mesh.png"
     assert main(["dvr", "mesh", str(run / "run"), "--out", str(mesh), "--resolution", "32", "--png", str(picture),
                  "--quiet"]) == 0
-    assert len(trimesh.load(mesh, process=False).faces) > 100 and picture.is_file()
+    loaded = trimesh.load(mesh, process=False)
+    assert len(loaded.faces) > 100 and picture.is_file()
+    # the texture field's colours travel with the mesh
+    model = DVRModel.load(run / "run" / "dvr.pt")
+    expected = model.vertex_colors(loaded.vertices)
+    np.testing.assert_allclose(np.asarray(loaded.visual.vertex_colors)[:, :3] / 255.0, expected, atol=0.5 / 255 + 1e-6)
     assert main(["dvr", "mesh", str(run / "run"), "--out", str(mesh), "--resolution", "32", "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
 
