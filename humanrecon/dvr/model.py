@@ -40,6 +40,9 @@ class DVRModel(Checkpointed, nn.Module):
     """
 
     surface: SurfaceLevel = SDF
+    #: the shape value is a distance (eikonal-trained): searches may take the coarse march
+    #: of :func:`humanrecon.dvr.surface.find_surface`
+    distance_like = True
     checkpoint_kind = CHECKPOINT_KIND
 
     def __init__(self, bounds, hidden: int = 128, layers: int = 6, texture_hidden: int = 128,

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from humanrecon.dvr.surface import CHUNK_RAYS, SECANT_STEPS, find_surface
+from humanrecon.dvr.surface import CHUNK_RAYS, COARSE_DIVISOR, SECANT_STEPS, find_surface
 from humanrecon.errors import InputError
 from humanrecon.geometry.camera import Camera
 from humanrecon.geometry.scene import ray_aabb
@@ -78,6 +78,9 @@ def render_rays(model, origins: torch.Tensor, directions: torch.Tensor, *, backg
             and secant refinements.
         chunk: rays (and surface points) per network batch.
         box: ``(2, 3)`` world box searched (default ``model.bounds``; e.g. :func:`occupied_box`).
+        The search is :func:`~humanrecon.dvr.surface.find_surface`'s coarse march
+        (``samples // COARSE_DIVISOR`` first) when the model's shape value is a distance
+        (``model.distance_like``), else one dense march.
     Returns:
         ``rgb (R, 3)`` surface colour in [0, 1] (``background`` where missed), ``hit (R,)``
         bool, ``depth (R,)`` ray parameter of the surface in metres (0 where missed),
@@ -95,8 +98,10 @@ def render_rays(model, origins: torch.Tensor, directions: torch.Tensor, *, backg
     hit = torch.zeros(rays, dtype=torch.bool, device=origins.device)
     index = in_box.nonzero().squeeze(1)
     if index.numel():
+        coarse = max(2, samples // COARSE_DIVISOR) if getattr(model, "distance_like", False) else None
         hits = find_surface(model.sdf, origins[index], directions[index], t_near[index], t_far[index],
-                            samples=samples, secant_steps=secant_steps, surface=model.surface, chunk=chunk)
+                            samples=samples, secant_steps=secant_steps, surface=model.surface, chunk=chunk,
+                            coarse=coarse)
         index = index[hits.hit]
         color, normal = _surface_shading(model, hits.points[hits.hit], chunk)
         hit[index] = True

@@ -36,6 +36,8 @@ CHUNK_RAYS = 4096
 #: the slope bound of a distance-like shape value (eikonal-trained: |∇f| ≈ 1, with room)
 #: that decides which rays the coarse march of :func:`find_surface` marches again
 DISTANCE_LIPSCHITZ = 1.5
+#: the coarse march of a distance-like field takes samples // COARSE_DIVISOR samples
+COARSE_DIVISOR = 4
 
 
 @dataclass

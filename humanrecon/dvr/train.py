@@ -53,7 +53,7 @@ import torch.nn.functional as F
 
 from humanrecon.dvr.config import DVRConfig
 from humanrecon.dvr.model import CHECKPOINT, DVRModel
-from humanrecon.dvr.surface import SDF, closest_approach, find_surface, refine_most_inside, surface_depth
+from humanrecon.dvr.surface import COARSE_DIVISOR, SDF, closest_approach, find_surface, refine_most_inside, surface_depth
 from humanrecon.errors import InputError
 from humanrecon.geometry.scene import (cropped_views, dataset_bounds, ray_aabb, uniform_points, visual_hull_alpha,
                                       visual_hull_points)
@@ -215,8 +215,9 @@ def dvr_losses(model: DVRModel, rays: RayBatch, index: torch.Tensor, samples: in
     near, far, inside = rays.near[index], rays.far[index], rays.inside[index]
     zero = o.new_zeros(())
     parts = {"rgb": zero, "freespace": zero, "occupancy": zero, "eikonal": zero, "hull": zero}
+    coarse = max(2, samples // COARSE_DIVISOR)
     hits = find_surface(model.sdf, o[inside], d[inside], near[inside], far[inside], samples=samples,
-                        secant_steps=secant_steps, surface=SDF)
+                        secant_steps=secant_steps, surface=SDF, coarse=coarse)
     if hits.hit.any():
         _, points = surface_depth(model.sdf, o[inside], d[inside], hits, SDF, min_slope=GRAZING_SLOPE)
         parts["rgb"] = (model.color(points) - rays.rgb[index][inside][hits.hit]).abs().mean()
@@ -224,7 +225,7 @@ def dvr_losses(model: DVRModel, rays: RayBatch, index: torch.Tensor, samples: in
     # inside rays start from their own march's most-inside sample, outside rays march for it
     depth = torch.empty_like(near)
     if inside.any():
-        spacing = (far[inside] - near[inside]) / (samples - 1)
+        spacing = (far[inside] - near[inside]) / (coarse - 1)  # the coarse march's (the dense one's is finer)
         depth[inside] = refine_most_inside(model.sdf, o[inside], d[inside], hits.deepest, spacing, near[inside],
                                            far[inside], refine=CLOSEST_REFINE, surface=SDF)
     if (~inside).any():
