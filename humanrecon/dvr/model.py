@@ -17,7 +17,7 @@ from torch import nn
 
 from humanrecon.dvr.config import CHECKPOINT  # noqa: F401 - re-exported: the run folder's file
 from humanrecon.dvr.render import RENDER_SAMPLES
-from humanrecon.dvr.surface import SDF, SurfaceLevel
+from humanrecon.dvr.surface import FIELD_BATCH, SDF, SurfaceLevel
 from humanrecon.implicit.networks import FourierFeatures, ImplicitMLP
 from humanrecon.io.checkpoints import Checkpointed
 
@@ -135,7 +135,7 @@ class DVRModel(Checkpointed, nn.Module):
 
         result = extract_mesh(self.sdf, self.bounds.detach().cpu().numpy(), resolution, 0.0, inside="negative",
                               initial_resolution=min(initial_resolution, resolution), device=self.bounds.device,
-                              progress=progress)
+                              progress=progress, batch_points=FIELD_BATCH)
         if colors:
             result.vertex_colors = self.vertex_colors(result.mesh.vertices)
         return result

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from humanrecon.dvr.surface import CHUNK_RAYS, COARSE_DIVISOR, SECANT_STEPS, find_surface
+from humanrecon.dvr.surface import CHUNK_RAYS, COARSE_DIVISOR, FIELD_BATCH, SECANT_STEPS, find_surface
 from humanrecon.errors import InputError
 from humanrecon.geometry.camera import Camera
 from humanrecon.geometry.scene import ray_aabb
@@ -41,7 +41,7 @@ def _surface_shading(model, points: torch.Tensor, chunk: int) -> tuple[torch.Ten
 
 
 @torch.no_grad()
-def occupied_box(model, resolution: int = OCCUPIED_GRID, chunk: int = CHUNK_RAYS * 16) -> torch.Tensor:
+def occupied_box(model, resolution: int = OCCUPIED_GRID, chunk: int = FIELD_BATCH) -> torch.Tensor:
     """The part ``(2, 3)`` (world metres) of ``model.bounds`` where the surface can be:
     the bounding box of the centres of a ``resolution³`` grid that are inside the shape or
     within a quarter cell diagonal of its surface (the value is a distance near the

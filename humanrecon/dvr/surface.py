@@ -38,6 +38,16 @@ CHUNK_RAYS = 4096
 DISTANCE_LIPSCHITZ = 1.5
 #: the coarse march of a distance-like field takes samples // COARSE_DIVISOR samples
 COARSE_DIVISOR = 4
+#: points per field call: an MLP's activations for 32k points stay in cache; 262k-point
+#: calls were 1.6x slower per point on the 2-core CPU (measured 2026-12-04)
+FIELD_BATCH = 32768
+
+
+def _evaluate(field: Field, points: torch.Tensor, batch: int = FIELD_BATCH) -> torch.Tensor:
+    """``field`` at ``points (M, 3)``, ``batch`` points per call: ``(M,)``."""
+    if len(points) <= batch:
+        return field(points)
+    return torch.cat([field(points[s:s + batch]) for s in range(0, len(points), batch)])
 
 
 @dataclass
@@ -100,7 +110,7 @@ def _search(field: Field, origins: torch.Tensor, directions: torch.Tensor, near:
     steps = torch.linspace(0.0, 1.0, samples, dtype=origins.dtype, device=origins.device)
     depths = near[:, None] + (far - near)[:, None] * steps  # (R, S)
     points = origins[:, None] + depths[..., None] * directions[:, None]
-    values = surface.signed(field(points.reshape(-1, 3)).reshape(depths.shape))
+    values = surface.signed(_evaluate(field, points.reshape(-1, 3)).reshape(depths.shape))
     crossing = (values[:, :-1] <= 0) & (values[:, 1:] > 0)  # outside -> inside
     starts_outside = values[:, 0] <= 0
     hit = crossing.any(1) & starts_outside
@@ -203,7 +213,7 @@ def _most_inside(field: Field, origins: torch.Tensor, directions: torch.Tensor, 
     for s in range(0, len(candidates), per_chunk):
         d = candidates[s:s + per_chunk]
         points = origins[s:s + per_chunk, None] + d[..., None] * directions[s:s + per_chunk, None]
-        values = surface.signed(field(points.reshape(-1, 3))).reshape(d.shape)
+        values = surface.signed(_evaluate(field, points.reshape(-1, 3))).reshape(d.shape)
         best.append(d.gather(1, values.argmax(1, keepdim=True))[:, 0])
     return torch.cat(best) if best else candidates.new_zeros(0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,27 @@ def test_cli_train_render_mesh(sphere_views, tmp_path):
     assert main(["dvr", "train", str(sphere_views), "--out", str(out), "--steps", "6", "--quiet"]) == 2
     assert main(["dvr", "render", str(out), "--view", "1", "--out", str(tmp_path / "v"), "--quiet"]) == 0
     assert len(list((tmp_path / "v").glob("*.png"))) == 1
+
+
+def test_hull_of_views_that_crop_the_object_keeps_all_of_it():
+    # oracle: a sphere (r = 0.5 about 0) whose analytic masks overflow every frame (DTU's
+    # buildings do): the hull targets must not call any of the sphere empty, and must
+    # reach beyond the middle that every frame holds
+    from humanrecon.datasets import sphere_cameras
+    from humanrecon.datasets.split import ViewSplit
+
+    cameras = sphere_cameras((0.0, 0.0, 0.0), 0.5, 16, 48, seed=0, margin=0.85)
+    origins, directions = cameras.rays()
+    closest = origins - (origins * directions).sum(-1, keepdim=True) * directions
+    masks = (closest.norm(dim=-1) < 0.5).float()
+    split = ViewSplit(images=torch.full((16, 48, 48, 3), 0.5), alpha=masks, cameras=cameras,
+                      names=[f"{i}.png" for i in range(16)], root=Path("sphere"), split="train",
+                      bounds=torch.tensor([[-1.0] * 3, [1.0] * 3]))
+    generator = torch.Generator().manual_seed(0)
+    hull = dvr_train.HullTargets(split, split.bounds, torch.device("cpu"), generator)
+    assert hull.crops.all()
+    outside = hull.certainly_outside(20000, generator)
+    assert len(outside) > 200 and outside.norm(dim=-1).min() > 0.5  # narrow frames: 313 of 20000
+    assert hull.seeds.norm(dim=-1).max() > 0.45 and (hull.box[0] <= -0.5).all() and (hull.box[1] >= 0.5).all()
+    points, target = hull.sample(4000, generator)
+    assert (target[points.norm(dim=-1) < 0.45] > 0.5).all()
